@@ -1,0 +1,76 @@
+// The program model the frontend produces: a module of programs and maps, as in the object file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/isa.hpp"
+
+namespace tristate {
+
+// What an instruction's relocation ties it to.
+enum class RelocKind : uint8_t {
+  Map,        // LD_IMM64 of a map (BTF-defined `.maps` or legacy `maps`)
+  GlobalData, // LD_IMM64 of a variable in .data / .rodata / .bss (and .data.* / .rodata.*)
+  Call,       // bpf-to-bpf call into a subprogram
+  FuncPtr,    // LD_IMM64 of a function address (callbacks)
+  Extern,     // ksym / kconfig / kfunc extern
+};
+
+struct Relocation {
+  std::size_t insn = 0;       // slot index within the function's own instructions
+  RelocKind kind = RelocKind::Map;
+  std::string symbol;         // the symbol the relocation names
+  std::string section;        // the section that symbol lives in
+  uint64_t offset = 0;        // offset of the target within its section (globals, subprograms)
+};
+
+// One function as it stands in the object file: an entry program or a subprogram.
+struct Function {
+  std::string name;
+  std::string section;
+  std::size_t section_offset = 0;  // in instructions, from the start of the section
+  std::vector<Insn> insns;         // exactly as in the file (relocations not applied)
+  std::vector<Relocation> relocs;
+  bool global = true;
+};
+
+struct Program {
+  Function entry;
+  uint32_t prog_type = 0;        // the kernel's enum bpf_prog_type value
+  std::string prog_type_name;    // libbpf's name for it: "xdp", "sched_cls", ...
+  // Subprograms the entry reaches through bpf-to-bpf calls, in the order a linker appends them.
+  std::vector<std::string> subprograms;
+
+  const std::string& name() const { return entry.name; }
+  const std::string& section() const { return entry.section; }
+};
+
+struct MapDef {
+  std::string name;
+  uint32_t type = 0;             // the kernel's enum bpf_map_type value
+  std::string type_name;         // libbpf's name for it: "array", "hash", "percpu_array", ...
+  uint32_t key_size = 0;
+  uint32_t value_size = 0;
+  uint32_t max_entries = 0;
+  uint32_t flags = 0;
+  bool legacy = false;           // defined in the legacy `maps` section
+  bool internal = false;         // libbpf's map for .data / .rodata / .bss / .kconfig
+};
+
+struct Module {
+  std::string path;
+  std::vector<Program> programs;     // entry programs, in file order
+  std::vector<Function> subprograms; // functions in `.text` (or other non-program code)
+  std::vector<MapDef> maps;
+  std::string license;
+  bool has_btf = false;
+  bool has_btf_ext = false;
+
+  const Program* find_program(const std::string& name) const;
+  const Function* find_subprogram(const std::string& name) const;
+};
+
+}  // namespace tristate

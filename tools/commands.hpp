@@ -1,0 +1,21 @@
+// Subcommands of the `tristate` command line. Each lives in its own file and registers itself
+// on the CLI11 app; the returned callback runs after parsing and returns the exit status.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace tristate::cli {
+
+using Run = std::function<int()>;
+
+// Options shared by every subcommand that only change how results are shown.
+struct OutputOptions {
+  bool json = false;
+};
+
+void add_info_command(CLI::App& app, Run& run);
+void add_disasm_command(CLI::App& app, Run& run);
+void add_compile_command(CLI::App& app, Run& run);
+
+}  // namespace tristate::cli
