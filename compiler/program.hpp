@@ -37,12 +37,23 @@ struct Function {
   bool global = true;
 };
 
+// Where one function sits inside a program's linked image.
+struct FunctionRange {
+  std::string name;
+  std::size_t start = 0;  // first slot in the image
+  std::size_t size = 0;   // number of slots
+};
+
 struct Program {
   Function entry;
   uint32_t prog_type = 0;        // the kernel's enum bpf_prog_type value
   std::string prog_type_name;    // libbpf's name for it: "xdp", "sched_cls", ...
-  // Subprograms the entry reaches through bpf-to-bpf calls, in the order a linker appends them.
-  std::vector<std::string> subprograms;
+  // The program as the kernel would receive it from libbpf: the entry's instructions followed by
+  // every subprogram it reaches (through calls or function pointers), with bpf-to-bpf call and
+  // PSEUDO_FUNC immediates resolved to image-relative offsets. Map and global-data loads keep
+  // their file form (their relocations are in the functions' `relocs`).
+  std::vector<Insn> image;
+  std::vector<FunctionRange> functions;  // functions[0] is the entry, in image order
 
   const std::string& name() const { return entry.name; }
   const std::string& section() const { return entry.section; }
