@@ -188,6 +188,7 @@ Result decode_jmp(const Insn& insn) {
     return Result{Exit{}};
   }
   if (code == bpf::JCOND) {
+    // The kernel checks src, dst and imm in one condition and names only imm; so do we.
     if (!is64 || by_reg) return unknown_opcode(insn);
     if (insn.src != bpf::MAY_GOTO || insn.dst != 0 || insn.imm != 0)
       return fail("invalid may_goto imm " + std::to_string(insn.imm));

@@ -263,7 +263,8 @@ struct DecodedInsn {
 // naming the instruction index and the reason.
 std::vector<DecodedInsn> decode_program(std::span<const Insn> insns);
 
-// The slot a jump, may_goto or bpf-to-bpf call at `pc` goes to, if the instruction has one.
+// The slot a jump, may_goto or bpf-to-bpf call at `pc` goes to, or that an LD_IMM64 of a
+// function pointer (PSEUDO_FUNC, e.g. a bpf_loop callback) names, if the instruction has one.
 std::optional<std::int64_t> branch_target(const Decoded& d, std::size_t pc);
 
 }  // namespace tristate
