@@ -1,5 +1,6 @@
 #include "compiler/isa.hpp"
 
+#include <climits>
 #include <cstdio>
 
 #include "compiler/error.hpp"
@@ -352,6 +353,9 @@ Encoded encode(const Decoded& d) {
               i.opcode = bpf::JMP32 | bpf::JA;
               i.imm = j.off;
             } else {
+              if (j.off < INT16_MIN || j.off > INT16_MAX)
+                throw InternalError("encode: goto offset " + std::to_string(j.off) +
+                                    " does not fit in 16 bits; use gotol");
               i.opcode = bpf::JMP | bpf::JA;
               i.off = int16_t(j.off);
             }

@@ -277,3 +277,8 @@ TEST_CASE("decoding random bytes never crashes and round-trips when it succeeds"
   }
   CHECK(decoded > 500);  // random bytes rarely leave every reserved field clear
 }
+
+TEST_CASE("encode refuses a short goto whose offset needs gotol") {
+  CHECK_THROWS_AS(encode(Ja{70000, false}), InternalError);
+  CHECK(encode(Ja{70000, true}).insn[0].imm == 70000);
+}

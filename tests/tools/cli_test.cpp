@@ -1,0 +1,273 @@
+// The `tristate` command line end to end: exit statuses, messages, --json, and the
+// corrupted-input set (every case exits 2 with a message naming the file and, where there is
+// one, the instruction).
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "compiler/isa.hpp"
+#include "tests/support/process.hpp"
+
+using namespace tristate;
+using namespace tristate::test;
+
+namespace {
+
+std::string tristate_bin() {
+  std::string bin = env("TRISTATE_BIN");
+  REQUIRE_FALSE(bin.empty());
+  return bin;
+}
+
+ProcessResult run_tristate(std::vector<std::string> args) {
+  args.insert(args.begin(), tristate_bin());
+  return run_process(args);
+}
+
+Insn make(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+  Insn i;
+  i.opcode = opcode;
+  i.dst = dst;
+  i.src = src;
+  i.off = off;
+  i.imm = imm;
+  return i;
+}
+
+std::string bytes_of(const std::vector<Insn>& insns) {
+  return std::string(reinterpret_cast<const char*>(insns.data()), insns.size() * sizeof(Insn));
+}
+
+// A corpus object to corrupt; the test data objects are built by the build.
+std::string some_object() {
+  for (const char* dir : {"TRISTATE_PROGS_DIR", "TRISTATE_TEST_DATA_DIR"}) {
+    std::string d = env(dir);
+    if (d.empty() || !std::filesystem::exists(d)) continue;
+    for (const auto& e : std::filesystem::directory_iterator(d))
+      if (e.path().extension() == ".o") return e.path().string();
+  }
+  FAIL("no BPF object found in TRISTATE_PROGS_DIR or TRISTATE_TEST_DATA_DIR");
+  return {};
+}
+
+const Insn kExit = make(0x95, 0, 0, 0, 0);
+const Insn kMov0 = make(0xb7, 0, 0, 0, 0);
+
+}  // namespace
+
+TEST_CASE("--version and --help", "[cli]") {
+  auto v = run_tristate({"--version"});
+  CHECK(v.status == 0);
+  CHECK(v.out.find("tristate ") != std::string::npos);
+  auto h = run_tristate({"--help"});
+  CHECK(h.status == 0);
+  for (const char* cmd : {"info", "disasm", "compile"}) CHECK(h.out.find(cmd) != std::string::npos);
+  auto bad = run_tristate({"info"});  // missing FILE
+  CHECK(bad.status == 2);
+  CHECK_FALSE(bad.err.empty());
+}
+
+TEST_CASE("info and disasm on raw bytecode, human and JSON", "[cli]") {
+  TempDir dir;
+  const std::string bin = dir.file("prog.bin");
+  write_file(bin, bytes_of({make(0xb7, 0, 0, 0, 2), make(0x18, 1, 0, 0, 1), make(0, 0, 0, 0, 2), kExit}));
+
+  auto info = run_tristate({"info", bin, "--prog-type", "xdp", "--json"});
+  REQUIRE(info.status == 0);
+  auto j = nlohmann::json::parse(info.out);
+  REQUIRE(j["programs"].size() == 1);
+  CHECK(j["programs"][0]["name"] == "prog");
+  CHECK(j["programs"][0]["type"] == "xdp");
+  CHECK(j["programs"][0]["insns"] == 4);
+
+  auto dis = run_tristate({"disasm", bin, "--prog-type", "xdp"});
+  REQUIRE(dis.status == 0);
+  CHECK(dis.out.find("r0 = 0x2") != std::string::npos);
+  CHECK(dis.out.find("r1 = 0x200000001 ll") != std::string::npos);
+  CHECK(dis.out.find("exit") != std::string::npos);
+
+  auto dj = run_tristate({"disasm", bin, "--prog-type", "xdp", "--json"});
+  REQUIRE(dj.status == 0);
+  auto d = nlohmann::json::parse(dj.out);
+  const auto& insns = d["programs"][0]["functions"][0]["insns"];
+  REQUIRE(insns.size() == 3);
+  CHECK(insns[1]["pc"] == 1);
+  CHECK(insns[1]["bytes"] == "18010000010000000000000002000000");
+  CHECK(insns[2]["pc"] == 3);
+
+  auto no_type = run_tristate({"info", bin});
+  CHECK(no_type.status == 2);
+  CHECK(no_type.err.find(bin) != std::string::npos);
+  CHECK(no_type.err.find("prog-type") != std::string::npos);
+
+  auto bad_type = run_tristate({"info", bin, "--prog-type", "nonsense"});
+  CHECK(bad_type.status == 2);
+  CHECK(bad_type.err.find("nonsense") != std::string::npos);
+}
+
+TEST_CASE("disasm --prog names the programs a file has when the name is wrong", "[cli]") {
+  const std::string obj = some_object();
+  auto r = run_tristate({"disasm", obj, "--prog", "no_such_program"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find(obj) != std::string::npos);
+  CHECK(r.err.find("no such program; the file has:") != std::string::npos);
+}
+
+// Bytecode that the kernel refuses: one case per reserved field and per structural error.
+TEST_CASE("corrupted bytecode: exit status 2 naming file, program and instruction", "[cli][corrupt]") {
+  struct Case {
+    const char* name;
+    std::vector<Insn> insns;
+    const char* reason;
+    int insn;
+  };
+  const std::vector<Case> cases = {
+      {"alu_k_src_set", {make(0x07, 1, 3, 0, 1), kExit}, "BPF_ALU uses reserved fields", 0},
+      {"alu_x_imm_set", {kMov0, make(0x0f, 1, 2, 0, 9), kExit}, "BPF_ALU uses reserved fields", 1},
+      {"alu_off_set", {kMov0, make(0x07, 1, 0, 3, 1), kExit}, "BPF_ALU uses reserved fields", 1},
+      {"neg_imm_set", {make(0x87, 0, 0, 0, 1), kExit}, "BPF_NEG uses reserved fields", 0},
+      {"end_bad_width", {make(0xdc, 0, 0, 0, 24), kExit}, "BPF_END uses reserved fields", 0},
+      {"mov_k_off_set", {make(0xb7, 0, 0, 1, 0), kExit}, "BPF_MOV uses reserved fields", 0},
+      {"mov_x_imm_set", {make(0xbf, 0, 1, 0, 1), kExit}, "BPF_MOV uses reserved fields", 0},
+      {"ja_imm_set", {make(0x05, 0, 0, 0, 1), kExit}, "BPF_JA uses reserved fields", 0},
+      {"ja_dst_set", {make(0x05, 2, 0, 0, 0), kExit}, "BPF_JA uses reserved fields", 0},
+      {"jmp_k_src_set", {kMov0, make(0x15, 0, 1, 0, 0), kExit}, "BPF_JMP/JMP32 uses reserved fields", 1},
+      {"jmp_x_imm_set", {kMov0, make(0x1d, 0, 1, 0, 4), kExit}, "BPF_JMP/JMP32 uses reserved fields", 1},
+      {"call_dst_set", {make(0x85, 1, 0, 0, 5), kExit}, "BPF_CALL uses reserved fields", 0},
+      {"call_off_set", {make(0x85, 0, 0, 2, 5), kExit}, "BPF_CALL uses reserved fields", 0},
+      {"exit_imm_set", {kMov0, make(0x95, 0, 0, 0, 1)}, "BPF_EXIT uses reserved fields", 1},
+      {"exit_off_set", {kMov0, make(0x95, 0, 0, 1, 0)}, "BPF_EXIT uses reserved fields", 1},
+      {"ldx_imm_set", {make(0x79, 0, 1, 0, 1), kExit}, "BPF_LDX uses reserved fields", 0},
+      {"st_src_set", {make(0x7a, 10, 1, -8, 1), kExit}, "BPF_ST uses reserved fields", 0},
+      {"stx_imm_set", {make(0x7b, 10, 1, -8, 1), kExit}, "BPF_STX uses reserved fields", 0},
+      {"ld_abs_dst_set", {make(0x20, 1, 0, 0, 0), kExit}, "BPF_LD_[ABS|IND] uses reserved fields", 0},
+      {"ld_imm64_off_set", {make(0x18, 0, 0, 1, 0), make(0, 0, 0, 0, 0), kExit}, "BPF_LD_IMM64 uses reserved fields", 0},
+      {"ld_imm64_second_half_dirty", {make(0x18, 0, 0, 0, 0), make(0, 1, 0, 0, 0), kExit}, "invalid bpf_ld_imm64 insn", 0},
+      {"atomic_bad_op", {make(0xdb, 10, 1, -8, 0x03), kExit}, "BPF_ATOMIC uses invalid atomic opcode 03", 0},
+      {"unknown_opcode", {kMov0, make(0xff, 0, 0, 0, 0), kExit}, "unknown opcode ff", 1},
+      {"bad_register", {make(0xb7, 12, 0, 0, 0), kExit}, "R12 is invalid", 0},
+      {"write_r10", {make(0xb7, 10, 0, 0, 0), kExit}, "frame pointer is read only", 0},
+      {"div_by_zero", {make(0x37, 0, 0, 0, 0), kExit}, "div by zero", 0},
+      {"jump_out_of_range", {kMov0, make(0x05, 0, 0, 7, 0), kExit}, "jump out of range from insn 1 to 9", 1},
+      {"jump_backwards_out", {make(0x05, 0, 0, -2, 0), kExit}, "jump out of range from insn 0 to -1", 0},
+      {"jump_into_ld_imm64", {make(0x05, 0, 0, 1, 0), make(0x18, 0, 0, 0, 0), make(0, 0, 0, 0, 0), kExit},
+       "jump into the middle of ldimm64 insn 1", 0},
+      {"lone_ld_imm64_first_half", {kMov0, kExit, make(0x18, 0, 0, 0, 0)}, "invalid bpf_ld_imm64 insn", 2},
+      {"lone_ld_imm64_second_half", {kMov0, make(0, 0, 0, 0, 5), kExit}, "unknown opcode 00", 1},
+  };
+  TempDir dir;
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      const std::string path = dir.file(std::string(c.name) + ".bin");
+      write_file(path, bytes_of(c.insns));
+      auto r = run_tristate({"info", path, "--prog-type", "xdp"});
+      INFO("stderr: " << r.err);
+      CHECK(r.status == 2);
+      const std::string expected_prefix =
+          "tristate: " + path + ": " + c.name + ": insn " + std::to_string(c.insn) + ": ";
+      CHECK(r.err.rfind(expected_prefix, 0) == 0);
+      CHECK(r.err.find(c.reason) != std::string::npos);
+      CHECK(r.out.empty());
+    }
+  }
+}
+
+TEST_CASE("corrupted files: exit status 2 with a message naming the file", "[cli][corrupt]") {
+  const std::string original = read_file(some_object());
+  REQUIRE(original.size() > 64);
+  TempDir dir;
+  std::vector<std::pair<std::string, std::string>> cases;
+  // Truncated ELF at many lengths: inside the header, the section table, the sections.
+  for (std::size_t len : {std::size_t(4), std::size_t(16), std::size_t(52), std::size_t(63),
+                          std::size_t(64), std::size_t(100), original.size() / 3, original.size() / 2,
+                          original.size() - 1})
+    cases.push_back({"truncated_" + std::to_string(len), original.substr(0, len)});
+  {
+    // Section header table offset pointing past the end (e_shoff at 0x28).
+    std::string bad = original;
+    const uint64_t far = 0x7fffffff;
+    std::memcpy(bad.data() + 0x28, &far, 8);
+    cases.push_back({"bad_shoff", bad});
+  }
+  {
+    // Section header string table index out of range (e_shstrndx at 0x3e).
+    std::string bad = original;
+    const uint16_t idx = 0x7fff;
+    std::memcpy(bad.data() + 0x3e, &idx, 2);
+    cases.push_back({"bad_shstrndx", bad});
+  }
+  {
+    // Not a BPF object: e_machine (0x12) set to x86-64.
+    std::string bad = original;
+    const uint16_t machine = 62;
+    std::memcpy(bad.data() + 0x12, &machine, 2);
+    cases.push_back({"wrong_machine", bad});
+  }
+  {
+    // Garbage after a valid ELF magic.
+    std::string bad = "\x7f" "ELF";
+    for (int i = 0; i < 300; ++i) bad += char((i * 37 + 11) & 0xff);
+    cases.push_back({"elf_magic_garbage", bad});
+  }
+  cases.push_back({"empty", ""});
+  cases.push_back({"seven_bytes", "garbage"});
+  cases.push_back({"text", "this is not a BPF program at all\n"});
+
+  for (const auto& [name, bytes] : cases) {
+    DYNAMIC_SECTION(name) {
+      const std::string path = dir.file(name + ".o");
+      write_file(path, bytes);
+      auto r = run_tristate({"info", path, "--prog-type", "xdp"});
+      INFO("stderr: " << r.err);
+      CHECK(r.status == 2);
+      CHECK(r.err.rfind("tristate: " + path + ": ", 0) == 0);
+      CHECK(r.err.size() > ("tristate: " + path + ": ").size() + 5);  // a reason follows
+      CHECK(read_file(path) == bytes);  // the input is never modified
+    }
+  }
+}
+
+TEST_CASE("a missing file is bad input, not a crash", "[cli][corrupt]") {
+  auto r = run_tristate({"info", "/nonexistent/prog.o"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("/nonexistent/prog.o") != std::string::npos);
+}
+
+TEST_CASE("compile: clang errors pass through, exit 2, existing output untouched", "[cli][compile]") {
+  TempDir dir;
+  const std::string bad = dir.file("bad.c");
+  write_file(bad, "int f(void) { return undeclared_thing; }\n");
+  const std::string out = dir.file("bad.o");
+  write_file(out, "precious");
+  auto r = run_tristate({"compile", bad, "-o", out});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("undeclared_thing") != std::string::npos);  // clang's own diagnostic
+  CHECK(read_file(out) == "precious");
+
+  auto self = run_tristate({"compile", bad, "-o", bad});
+  CHECK(self.status == 2);
+  CHECK(read_file(bad).find("undeclared_thing") != std::string::npos);
+
+  const std::string good = dir.file("good.c");
+  write_file(good,
+             "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+             "SEC(\"xdp\") int pass(struct xdp_md *ctx) { return XDP_PASS; }\n"
+             "char LICENSE[] SEC(\"license\") = \"GPL\";\n");
+  auto ok = run_tristate({"compile", good, "-o", dir.file("good.o"), "--json"});
+  INFO(ok.err);
+  REQUIRE(ok.status == 0);
+  auto j = nlohmann::json::parse(ok.out);
+  CHECK(j["programs"] == 1);
+  auto info = run_tristate({"info", dir.file("good.o"), "--json"});
+  REQUIRE(info.status == 0);
+  auto ij = nlohmann::json::parse(info.out);
+  CHECK(ij["programs"][0]["name"] == "pass");
+  CHECK(ij["programs"][0]["type"] == "xdp");
+  CHECK(ij["license"] == "GPL");
+
+  // C sources are accepted directly by the reading commands too.
+  auto direct = run_tristate({"disasm", good});
+  CHECK(direct.status == 0);
+  CHECK(direct.out.find("w0 = 0x2") != std::string::npos);
+}
