@@ -56,7 +56,7 @@ const Insn kMov0 = make(0xb7, 0, 0, 0, 0);
 
 }  // namespace
 
-TEST_CASE("--version and --help", "[cli]") {
+TEST_CASE("version and help flags", "[cli]") {
   auto v = run_tristate({"--version"});
   CHECK(v.status == 0);
   CHECK(v.out.find("tristate ") != std::string::npos);
