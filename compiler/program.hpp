@@ -25,6 +25,9 @@ struct Relocation {
   std::string symbol;         // the symbol the relocation names
   std::string section;        // the section that symbol lives in
   uint64_t offset = 0;        // offset of the target within its section (globals, subprograms)
+  // What the relocation resolves to: the called or referenced function for Call and FuncPtr, the
+  // map for Map (the symbol may be a section symbol, which names only the section).
+  std::string target;
 };
 
 // One function as it stands in the object file: an entry program or a subprogram.

@@ -1,0 +1,25 @@
+// Reads raw BPF bytecode: a file of 8-byte little-endian instructions (struct bpf_insn), one
+// program, no relocations. The program type is not in the bytes, so the caller names it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compiler/program.hpp"
+
+namespace tristate {
+
+// One program named after the file's stem, in section "", of type `prog_type` (a name from
+// prog_type_names(), or a libbpf section name such as "tc" or "kprobe/foo"). The instructions
+// are validated with decode_program. InputError names the file (and the instruction) for a size
+// that is not a positive multiple of 8, an unknown type, or an invalid instruction.
+Module read_bytecode(const std::string& path, const std::string& prog_type);
+Module read_bytecode_memory(std::span<const uint8_t> bytes, const std::string& name, const std::string& prog_type);
+
+// Every program type name --prog-type accepts: libbpf's names for the kernel's program types
+// ("socket_filter", "kprobe", "sched_cls", "xdp", ...), in enum order, without "unspec".
+std::vector<std::string> prog_type_names();
+
+}  // namespace tristate
