@@ -69,6 +69,17 @@ struct Insn {
 };
 static_assert(sizeof(Insn) == 8, "Insn must match struct bpf_insn");
 
+// An instruction from its raw fields, as in the kernel's BPF_RAW_INSN.
+constexpr Insn make_insn(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+  Insn i;
+  i.opcode = opcode;
+  i.dst = dst & 0xf;
+  i.src = src & 0xf;
+  i.off = off;
+  i.imm = imm;
+  return i;
+}
+
 using Reg = uint8_t;
 inline constexpr Reg kFramePointer = 10;  // r10, read-only
 inline constexpr Reg kMaxReg = 10;

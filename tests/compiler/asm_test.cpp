@@ -11,16 +11,6 @@ using namespace tristate;
 
 namespace {
 
-Insn make(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-  Insn i;
-  i.opcode = opcode;
-  i.dst = dst;
-  i.src = src;
-  i.off = off;
-  i.imm = imm;
-  return i;
-}
-
 // The message of the InputError that assembling `text` throws.
 std::string error_of(std::string_view text) {
   try {
@@ -106,18 +96,18 @@ TEST_CASE("assemble resolves labels for jumps and bpf-to-bpf calls") {
   // 9 out: exit, 10 helper_fn: r0 = r1, 11 exit. Offsets count from the next slot.
   const std::vector<Insn> program = assemble(text);
   REQUIRE(program.size() == 12);
-  CHECK(program[0] == make(0xb7, 1, 0, 0, 5));
-  CHECK(program[1] == make(0x85, 0, 1, 0, 10 - 2));
-  CHECK(program[2] == make(0x2d, 0, 1, 9 - 3, 0));
-  CHECK(program[3] == make(0x07, 1, 0, 0, -1));
-  CHECK(program[4] == make(0xe5, 0, 0, 9 - 5, 0));
-  CHECK(program[5] == make(0x18, 2, 0, 0, 0x55667788));
-  CHECK(program[6] == make(0, 0, 0, 0, 0x11223344));
-  CHECK(program[7] == make(0x56, 1, 0, 3 - 8, 0));
-  CHECK(program[8] == make(0x06, 0, 0, 0, 0 - 9));
-  CHECK(program[9] == make(0x95, 0, 0, 0, 0));
-  CHECK(program[10] == make(0xbf, 0, 1, 0, 0));
-  CHECK(program[11] == make(0x95, 0, 0, 0, 0));
+  CHECK(program[0] == make_insn(0xb7, 1, 0, 0, 5));
+  CHECK(program[1] == make_insn(0x85, 0, 1, 0, 10 - 2));
+  CHECK(program[2] == make_insn(0x2d, 0, 1, 9 - 3, 0));
+  CHECK(program[3] == make_insn(0x07, 1, 0, 0, -1));
+  CHECK(program[4] == make_insn(0xe5, 0, 0, 9 - 5, 0));
+  CHECK(program[5] == make_insn(0x18, 2, 0, 0, 0x55667788));
+  CHECK(program[6] == make_insn(0, 0, 0, 0, 0x11223344));
+  CHECK(program[7] == make_insn(0x56, 1, 0, 3 - 8, 0));
+  CHECK(program[8] == make_insn(0x06, 0, 0, 0, 0 - 9));
+  CHECK(program[9] == make_insn(0x95, 0, 0, 0, 0));
+  CHECK(program[10] == make_insn(0xbf, 0, 1, 0, 0));
+  CHECK(program[11] == make_insn(0x95, 0, 0, 0, 0));
   // The program is well formed as a whole.
   CHECK(decode_program(program).size() == 11);
   // Its listing (offsets instead of labels) assembles back to the same bytes.
@@ -136,7 +126,7 @@ TEST_CASE("assemble reads back format_listing output") {
       const uint64_t a = rng(), b = rng();
       std::memcpy(&pair[0], &a, 8);
       pair[0].imm &= (round % 2) ? 0x1ff : -1;
-      pair[1] = make(0, 0, 0, 0, int32_t(b));
+      pair[1] = make_insn(0, 0, 0, 0, int32_t(b));
       auto r = decode(std::span<const Insn>(pair, 2), 0);
       if (!r.ok()) continue;
       const Encoded e = encode(r.decoded());
@@ -180,7 +170,7 @@ TEST_CASE("assemble reports errors with the line number and the reason") {
   CHECK(error_of(far) ==
         "line 1: label 'end' is 40000 instructions away, out of range for goto (gotol reaches further) in "
         "`goto end`");
-  CHECK(assemble("gotol end\n" + far.substr(far.find('\n') + 1)).front() == make(0x06, 0, 0, 0, 40000));
+  CHECK(assemble("gotol end\n" + far.substr(far.find('\n') + 1)).front() == make_insn(0x06, 0, 0, 0, 40000));
 }
 
 TEST_CASE("parse_insn reports errors as line 1 and refuses labels") {

@@ -13,16 +13,6 @@ using namespace tristate;
 
 namespace {
 
-Insn make(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-  Insn i;
-  i.opcode = opcode;
-  i.dst = dst;
-  i.src = src;
-  i.off = off;
-  i.imm = imm;
-  return i;
-}
-
 // "24 01 00 00 03 00 00 00" (objdump's bytes column) -> instructions.
 std::vector<Insn> from_hex(const std::string& text) {
   std::istringstream in(text);
@@ -138,8 +128,8 @@ TEST_CASE("format_insn has round-trippable forms where LLVM 19 has none") {
 }
 
 TEST_CASE("format_listing numbers slots like objdump and never throws") {
-  std::vector<Insn> prog = {make(0xb7, 0, 0, 0, 1), make(0x18, 1, 0, 0, 5), make(0, 0, 0, 0, 1),
-                            make(0x15, 1, 0, -4, 0), make(0x95, 0, 0, 0, 0)};
+  std::vector<Insn> prog = {make_insn(0xb7, 0, 0, 0, 1), make_insn(0x18, 1, 0, 0, 5), make_insn(0, 0, 0, 0, 1),
+                            make_insn(0x15, 1, 0, -4, 0), make_insn(0x95, 0, 0, 0, 0)};
   CHECK(format_listing(prog) ==
         "       0:\tr0 = 0x1\n"
         "       1:\tr1 = 0x100000005 ll\n"
@@ -152,7 +142,7 @@ TEST_CASE("format_listing numbers slots like objdump and never throws") {
         "       4:\t95 00 00 00 00 00 00 00\texit\n");
 
   // A bad slot, then an LD_IMM64 cut off by the end of the array.
-  std::vector<Insn> bad = {make(0x8d, 0, 1, 0, 0), make(0xb7, 10, 0, 0, 0), make(0x18, 1, 0, 0, 5)};
+  std::vector<Insn> bad = {make_insn(0x8d, 0, 1, 0, 0), make_insn(0xb7, 10, 0, 0, 0), make_insn(0x18, 1, 0, 0, 5)};
   CHECK(format_listing(bad) ==
         "       0:\t<invalid: unknown opcode 8d>\n"
         "       1:\t<invalid: frame pointer is read only>\n"
@@ -180,7 +170,7 @@ TEST_CASE("print -> parse round trips over the whole ISA") {
         for (int16_t off : offs) {
           for (int32_t imm : imms) {
             for (int32_t hi : second) {
-              Insn pair[2] = {make(uint8_t(opcode), dst, src, off, imm), make(0, 0, 0, 0, hi)};
+              Insn pair[2] = {make_insn(uint8_t(opcode), dst, src, off, imm), make_insn(0, 0, 0, 0, hi)};
               auto r = decode(std::span<const Insn>(pair, 2), 0);
               if (!r.ok()) break;  // the second slot only matters for LD_IMM64
               const std::string text = format_insn(r.decoded());
@@ -214,7 +204,7 @@ TEST_CASE("print -> parse round trips on random bytes") {
     std::memcpy(&pair[0], &a, 8);
     std::memcpy(&pair[1], &b, 8);
     if (n % 2 == 0) pair[0].imm &= 0x1ff;  // small immediates reach the atomics and shifts
-    if (n % 4 == 0) pair[1] = make(0, 0, 0, 0, int32_t(b));
+    if (n % 4 == 0) pair[1] = make_insn(0, 0, 0, 0, int32_t(b));
     auto r = decode(std::span<const Insn>(pair, 2), 0);
     if (!r.ok()) continue;
     ++decoded;

@@ -25,16 +25,6 @@ ProcessResult run_tristate(std::vector<std::string> args) {
   return run_process(args);
 }
 
-Insn make(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-  Insn i;
-  i.opcode = opcode;
-  i.dst = dst;
-  i.src = src;
-  i.off = off;
-  i.imm = imm;
-  return i;
-}
-
 std::string bytes_of(const std::vector<Insn>& insns) {
   return std::string(reinterpret_cast<const char*>(insns.data()), insns.size() * sizeof(Insn));
 }
@@ -51,8 +41,8 @@ std::string some_object() {
   return {};
 }
 
-const Insn kExit = make(0x95, 0, 0, 0, 0);
-const Insn kMov0 = make(0xb7, 0, 0, 0, 0);
+const Insn kExit = make_insn(0x95, 0, 0, 0, 0);
+const Insn kMov0 = make_insn(0xb7, 0, 0, 0, 0);
 
 }  // namespace
 
@@ -71,7 +61,7 @@ TEST_CASE("version and help flags", "[cli]") {
 TEST_CASE("info and disasm on raw bytecode, human and JSON", "[cli]") {
   TempDir dir;
   const std::string bin = dir.file("prog.bin");
-  write_file(bin, bytes_of({make(0xb7, 0, 0, 0, 2), make(0x18, 1, 0, 0, 1), make(0, 0, 0, 0, 2), kExit}));
+  write_file(bin, bytes_of({make_insn(0xb7, 0, 0, 0, 2), make_insn(0x18, 1, 0, 0, 1), make_insn(0, 0, 0, 0, 2), kExit}));
 
   auto info = run_tristate({"info", bin, "--prog-type", "xdp", "--json"});
   REQUIRE(info.status == 0);
@@ -123,38 +113,38 @@ TEST_CASE("corrupted bytecode: exit status 2 naming file, program and instructio
     int insn;
   };
   const std::vector<Case> cases = {
-      {"alu_k_src_set", {make(0x07, 1, 3, 0, 1), kExit}, "BPF_ALU uses reserved fields", 0},
-      {"alu_x_imm_set", {kMov0, make(0x0f, 1, 2, 0, 9), kExit}, "BPF_ALU uses reserved fields", 1},
-      {"alu_off_set", {kMov0, make(0x07, 1, 0, 3, 1), kExit}, "BPF_ALU uses reserved fields", 1},
-      {"neg_imm_set", {make(0x87, 0, 0, 0, 1), kExit}, "BPF_NEG uses reserved fields", 0},
-      {"end_bad_width", {make(0xdc, 0, 0, 0, 24), kExit}, "BPF_END uses reserved fields", 0},
-      {"mov_k_off_set", {make(0xb7, 0, 0, 1, 0), kExit}, "BPF_MOV uses reserved fields", 0},
-      {"mov_x_imm_set", {make(0xbf, 0, 1, 0, 1), kExit}, "BPF_MOV uses reserved fields", 0},
-      {"ja_imm_set", {make(0x05, 0, 0, 0, 1), kExit}, "BPF_JA uses reserved fields", 0},
-      {"ja_dst_set", {make(0x05, 2, 0, 0, 0), kExit}, "BPF_JA uses reserved fields", 0},
-      {"jmp_k_src_set", {kMov0, make(0x15, 0, 1, 0, 0), kExit}, "BPF_JMP/JMP32 uses reserved fields", 1},
-      {"jmp_x_imm_set", {kMov0, make(0x1d, 0, 1, 0, 4), kExit}, "BPF_JMP/JMP32 uses reserved fields", 1},
-      {"call_dst_set", {make(0x85, 1, 0, 0, 5), kExit}, "BPF_CALL uses reserved fields", 0},
-      {"call_off_set", {make(0x85, 0, 0, 2, 5), kExit}, "BPF_CALL uses reserved fields", 0},
-      {"exit_imm_set", {kMov0, make(0x95, 0, 0, 0, 1)}, "BPF_EXIT uses reserved fields", 1},
-      {"exit_off_set", {kMov0, make(0x95, 0, 0, 1, 0)}, "BPF_EXIT uses reserved fields", 1},
-      {"ldx_imm_set", {make(0x79, 0, 1, 0, 1), kExit}, "BPF_LDX uses reserved fields", 0},
-      {"st_src_set", {make(0x7a, 10, 1, -8, 1), kExit}, "BPF_ST uses reserved fields", 0},
-      {"stx_imm_set", {make(0x7b, 10, 1, -8, 1), kExit}, "BPF_STX uses reserved fields", 0},
-      {"ld_abs_dst_set", {make(0x20, 1, 0, 0, 0), kExit}, "BPF_LD_[ABS|IND] uses reserved fields", 0},
-      {"ld_imm64_off_set", {make(0x18, 0, 0, 1, 0), make(0, 0, 0, 0, 0), kExit}, "BPF_LD_IMM64 uses reserved fields", 0},
-      {"ld_imm64_second_half_dirty", {make(0x18, 0, 0, 0, 0), make(0, 1, 0, 0, 0), kExit}, "invalid bpf_ld_imm64 insn", 0},
-      {"atomic_bad_op", {make(0xdb, 10, 1, -8, 0x03), kExit}, "BPF_ATOMIC uses invalid atomic opcode 03", 0},
-      {"unknown_opcode", {kMov0, make(0xff, 0, 0, 0, 0), kExit}, "unknown opcode ff", 1},
-      {"bad_register", {make(0xb7, 12, 0, 0, 0), kExit}, "R12 is invalid", 0},
-      {"write_r10", {make(0xb7, 10, 0, 0, 0), kExit}, "frame pointer is read only", 0},
-      {"div_by_zero", {make(0x37, 0, 0, 0, 0), kExit}, "div by zero", 0},
-      {"jump_out_of_range", {kMov0, make(0x05, 0, 0, 7, 0), kExit}, "jump out of range from insn 1 to 9", 1},
-      {"jump_backwards_out", {make(0x05, 0, 0, -2, 0), kExit}, "jump out of range from insn 0 to -1", 0},
-      {"jump_into_ld_imm64", {make(0x05, 0, 0, 1, 0), make(0x18, 0, 0, 0, 0), make(0, 0, 0, 0, 0), kExit},
+      {"alu_k_src_set", {make_insn(0x07, 1, 3, 0, 1), kExit}, "BPF_ALU uses reserved fields", 0},
+      {"alu_x_imm_set", {kMov0, make_insn(0x0f, 1, 2, 0, 9), kExit}, "BPF_ALU uses reserved fields", 1},
+      {"alu_off_set", {kMov0, make_insn(0x07, 1, 0, 3, 1), kExit}, "BPF_ALU uses reserved fields", 1},
+      {"neg_imm_set", {make_insn(0x87, 0, 0, 0, 1), kExit}, "BPF_NEG uses reserved fields", 0},
+      {"end_bad_width", {make_insn(0xdc, 0, 0, 0, 24), kExit}, "BPF_END uses reserved fields", 0},
+      {"mov_k_off_set", {make_insn(0xb7, 0, 0, 1, 0), kExit}, "BPF_MOV uses reserved fields", 0},
+      {"mov_x_imm_set", {make_insn(0xbf, 0, 1, 0, 1), kExit}, "BPF_MOV uses reserved fields", 0},
+      {"ja_imm_set", {make_insn(0x05, 0, 0, 0, 1), kExit}, "BPF_JA uses reserved fields", 0},
+      {"ja_dst_set", {make_insn(0x05, 2, 0, 0, 0), kExit}, "BPF_JA uses reserved fields", 0},
+      {"jmp_k_src_set", {kMov0, make_insn(0x15, 0, 1, 0, 0), kExit}, "BPF_JMP/JMP32 uses reserved fields", 1},
+      {"jmp_x_imm_set", {kMov0, make_insn(0x1d, 0, 1, 0, 4), kExit}, "BPF_JMP/JMP32 uses reserved fields", 1},
+      {"call_dst_set", {make_insn(0x85, 1, 0, 0, 5), kExit}, "BPF_CALL uses reserved fields", 0},
+      {"call_off_set", {make_insn(0x85, 0, 0, 2, 5), kExit}, "BPF_CALL uses reserved fields", 0},
+      {"exit_imm_set", {kMov0, make_insn(0x95, 0, 0, 0, 1)}, "BPF_EXIT uses reserved fields", 1},
+      {"exit_off_set", {kMov0, make_insn(0x95, 0, 0, 1, 0)}, "BPF_EXIT uses reserved fields", 1},
+      {"ldx_imm_set", {make_insn(0x79, 0, 1, 0, 1), kExit}, "BPF_LDX uses reserved fields", 0},
+      {"st_src_set", {make_insn(0x7a, 10, 1, -8, 1), kExit}, "BPF_ST uses reserved fields", 0},
+      {"stx_imm_set", {make_insn(0x7b, 10, 1, -8, 1), kExit}, "BPF_STX uses reserved fields", 0},
+      {"ld_abs_dst_set", {make_insn(0x20, 1, 0, 0, 0), kExit}, "BPF_LD_[ABS|IND] uses reserved fields", 0},
+      {"ld_imm64_off_set", {make_insn(0x18, 0, 0, 1, 0), make_insn(0, 0, 0, 0, 0), kExit}, "BPF_LD_IMM64 uses reserved fields", 0},
+      {"ld_imm64_second_half_dirty", {make_insn(0x18, 0, 0, 0, 0), make_insn(0, 1, 0, 0, 0), kExit}, "invalid bpf_ld_imm64 insn", 0},
+      {"atomic_bad_op", {make_insn(0xdb, 10, 1, -8, 0x03), kExit}, "BPF_ATOMIC uses invalid atomic opcode 03", 0},
+      {"unknown_opcode", {kMov0, make_insn(0xff, 0, 0, 0, 0), kExit}, "unknown opcode ff", 1},
+      {"bad_register", {make_insn(0xb7, 12, 0, 0, 0), kExit}, "R12 is invalid", 0},
+      {"write_r10", {make_insn(0xb7, 10, 0, 0, 0), kExit}, "frame pointer is read only", 0},
+      {"div_by_zero", {make_insn(0x37, 0, 0, 0, 0), kExit}, "div by zero", 0},
+      {"jump_out_of_range", {kMov0, make_insn(0x05, 0, 0, 7, 0), kExit}, "jump out of range from insn 1 to 9", 1},
+      {"jump_backwards_out", {make_insn(0x05, 0, 0, -2, 0), kExit}, "jump out of range from insn 0 to -1", 0},
+      {"jump_into_ld_imm64", {make_insn(0x05, 0, 0, 1, 0), make_insn(0x18, 0, 0, 0, 0), make_insn(0, 0, 0, 0, 0), kExit},
        "jump into the middle of ldimm64 insn 1", 0},
-      {"lone_ld_imm64_first_half", {kMov0, kExit, make(0x18, 0, 0, 0, 0)}, "invalid bpf_ld_imm64 insn", 2},
-      {"lone_ld_imm64_second_half", {kMov0, make(0, 0, 0, 0, 5), kExit}, "unknown opcode 00", 1},
+      {"lone_ld_imm64_first_half", {kMov0, kExit, make_insn(0x18, 0, 0, 0, 0)}, "invalid bpf_ld_imm64 insn", 2},
+      {"lone_ld_imm64_second_half", {kMov0, make_insn(0, 0, 0, 0, 5), kExit}, "unknown opcode 00", 1},
   };
   TempDir dir;
   for (const auto& c : cases) {
