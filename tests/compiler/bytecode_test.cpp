@@ -11,6 +11,7 @@
 
 #include "compiler/elf_reader.hpp"
 #include "compiler/error.hpp"
+#include "tests/support/process.hpp"
 #include "compiler/isa.hpp"
 
 using namespace tristate;
@@ -28,20 +29,7 @@ std::vector<uint8_t> bytes_of(const std::vector<Insn>& insns) {
 }
 
 // A scratch directory for the test's files, removed afterwards.
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    std::string t = (fs::temp_directory_path() / "tristate-bytecode-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()));
-    dir = t;
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string write(const std::string& name, const std::vector<uint8_t>& bytes) const {
-    const fs::path p = dir / name;
-    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-    return p.string();
-  }
-};
+using Scratch = tristate::test::TempDir;
 
 // The InputError for `insns` read as program "prog.bin" of type xdp.
 InputError error_of(const std::vector<Insn>& insns) {
@@ -147,7 +135,7 @@ TEST_CASE("sizes that are not a positive multiple of 8") {
     }
   }
   try {
-    read_bytecode((s.dir / "missing.bin").string(), "xdp");
+    read_bytecode(s.file("missing.bin"), "xdp");
     FAIL("no error");
   } catch (const InputError& e) {
     CHECK_THAT(e.what(), Catch::Contains("missing.bin") && Catch::Contains("cannot open"));

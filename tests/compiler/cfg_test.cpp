@@ -8,21 +8,13 @@
 
 #include "compiler/error.hpp"
 #include "compiler/liveness.hpp"
+#include "tests/support/code.hpp"
 
 using namespace tristate;
 
 namespace {
 
-// Instruction arrays are written with encode() rather than the assembler, so these tests only
-// depend on the ISA layer.
-struct Code {
-  std::vector<Insn> insns;
-  Code& operator<<(const Decoded& d) {
-    auto e = encode(d);
-    insns.insert(insns.end(), e.span().begin(), e.span().end());
-    return *this;
-  }
-};
+using tristate::test::Code;
 
 Decoded mov(Reg dst, int32_t imm) { return Alu{true, AluOp::Mov, dst, Operand::k(imm)}; }
 Decoded movr(Reg dst, Reg src) { return Alu{true, AluOp::Mov, dst, Operand::r(src)}; }

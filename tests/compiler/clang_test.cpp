@@ -12,32 +12,14 @@
 
 #include "compiler/elf_reader.hpp"
 #include "compiler/error.hpp"
+#include "tests/support/process.hpp"
 
 using namespace tristate;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    std::string t = (fs::temp_directory_path() / "tristate-clang-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()));
-    dir = t;
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path p = dir / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
+using Scratch = tristate::test::TempDir;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -50,7 +32,7 @@ std::string read_text(const std::string& path) {
 // diagnostics must reach our stderr unchanged.
 template <class F>
 std::string capture_stderr(const Scratch& s, F f) {
-  const std::string path = (s.dir / "stderr.txt").string();
+  const std::string path = s.file("stderr.txt");
   fflush(stderr);
   const int saved = ::dup(2);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -86,7 +68,7 @@ TEST_CASE("compile_c builds an object libbpf-style tools can read") {
   const std::string src = s.write("good.c", kGood);
   CompileOptions o;
   o.source = src;
-  o.output = (s.dir / "good.o").string();
+  o.output = s.file("good.o");
   const CompileResult r = compile_c(o);
   CHECK(r.exit_code == 0);
   REQUIRE(fs::exists(o.output));
@@ -105,7 +87,7 @@ TEST_CASE("compile_c builds an object libbpf-style tools can read") {
 
 TEST_CASE("compile_c passes the CPU, optimisation, include directories and defines") {
   Scratch s;
-  fs::create_directory(s.dir / "inc");
+  fs::create_directory(fs::path(s.file("inc")));
   s.write("inc/value.h", "#define FROM_HEADER 3\n");
   const std::string src = s.write("defs.c", R"(
 #include <linux/bpf.h>
@@ -115,17 +97,17 @@ SEC("xdp") int defs(struct xdp_md *ctx) { return FROM_HEADER + FROM_FLAG; }
 )");
   CompileOptions o;
   o.source = src;
-  o.output = (s.dir / "defs.o").string();
+  o.output = s.file("defs.o");
   o.cpu = "v4";
   o.opt = "-O1";
-  o.include_dirs = {(s.dir / "inc").string()};
+  o.include_dirs = {s.file("inc")};
   o.defines = {"FROM_FLAG=4"};
   const CompileResult r = compile_c(o);
   REQUIRE(r.exit_code == 0);
   CHECK(std::find(r.argv.begin(), r.argv.end(), "-mcpu=v4") != r.argv.end());
   CHECK(std::find(r.argv.begin(), r.argv.end(), "-O1") != r.argv.end());
   CHECK(std::find(r.argv.begin(), r.argv.end(), "-DFROM_FLAG=4") != r.argv.end());
-  CHECK(std::find(r.argv.begin(), r.argv.end(), "-I" + (s.dir / "inc").string()) != r.argv.end());
+  CHECK(std::find(r.argv.begin(), r.argv.end(), "-I" + s.file("inc")) != r.argv.end());
   Module m = read_elf(o.output);
   REQUIRE(m.programs.size() == 1);
   // return 7: r0 = 7; exit
@@ -151,8 +133,8 @@ TEST_CASE("a failed compile reports clang's error and leaves an existing output 
 TEST_CASE("compile_c refuses a missing source and never overwrites the source") {
   Scratch s;
   CompileOptions o;
-  o.source = (s.dir / "missing.c").string();
-  o.output = (s.dir / "missing.o").string();
+  o.source = s.file("missing.c");
+  o.output = s.file("missing.o");
   try {
     compile_c(o);
     FAIL("no error");
@@ -161,7 +143,7 @@ TEST_CASE("compile_c refuses a missing source and never overwrites the source") 
     CHECK_THAT(e.what(), Catch::Contains("no such file"));
   }
   const std::string src = s.write("self.c", kGood);
-  for (const std::string& out : {src, (s.dir / "." / "self.c").string()}) {
+  for (const std::string& out : {src, (fs::path(s.file(".")) / "self.c").string()}) {
     o.source = src;
     o.output = out;
     try {
@@ -174,8 +156,8 @@ TEST_CASE("compile_c refuses a missing source and never overwrites the source") 
     CHECK(read_text(src) == kGood);
   }
   // Through a symbolic link as well.
-  fs::create_symlink(src, s.dir / "link.o");
-  o.output = (s.dir / "link.o").string();
+  fs::create_symlink(src, fs::path(s.file("link.o")));
+  o.output = s.file("link.o");
   CHECK_THROWS_AS(compile_c(o), InputError);
   CHECK(read_text(src) == kGood);
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "compiler/error.hpp"
+#include "tests/support/process.hpp"
 
 using namespace tristate;
 namespace fs = std::filesystem;
@@ -21,20 +22,7 @@ std::string data_file(const std::string& name) {
   return std::string(d) + "/" + name;
 }
 
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    std::string t = (fs::temp_directory_path() / "tristate-frontend-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()));
-    dir = t;
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const fs::path p = dir / name;
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p.string();
-  }
-};
+using Scratch = tristate::test::TempDir;
 
 std::string error_of(const std::string& path, const InputOptions& opts = {}) {
   try {
@@ -55,7 +43,7 @@ struct PrivateTmp {
   bool had = false;
   PrivateTmp() {
     if (const char* t = std::getenv("TMPDIR")) old = t, had = true;
-    ::setenv("TMPDIR", scratch.dir.c_str(), 1);
+    ::setenv("TMPDIR", scratch.path().c_str(), 1);
   }
   ~PrivateTmp() {
     if (had)
@@ -63,7 +51,7 @@ struct PrivateTmp {
     else
       ::unsetenv("TMPDIR");
   }
-  bool empty() const { return fs::is_empty(scratch.dir); }
+  bool empty() const { return fs::is_empty(scratch.path()); }
 };
 
 }  // namespace
@@ -103,7 +91,7 @@ char LICENSE[] SEC("license") = "GPL";
   CHECK(m.license == "GPL");
   CHECK(tmp.empty());
   // Nothing is written next to the source either.
-  CHECK(std::distance(fs::directory_iterator(s.dir), fs::directory_iterator()) == 1);
+  CHECK(std::distance(fs::directory_iterator(s.path()), fs::directory_iterator()) == 1);
 }
 
 TEST_CASE("a C source that does not compile is an InputError naming it") {
@@ -131,8 +119,8 @@ TEST_CASE("raw bytecode needs a program type") {
 
 TEST_CASE("missing files and directories are InputErrors naming them") {
   Scratch s;
-  CHECK_THAT(error_of((s.dir / "nope.o").string()), Catch::Contains("cannot open"));
-  CHECK_THAT(error_of(s.dir.string()), Catch::Contains("directory"));
+  CHECK_THAT(error_of(s.file("nope.o")), Catch::Contains("cannot open"));
+  CHECK_THAT(error_of(s.path()), Catch::Contains("directory"));
   // A corrupt object is reported through load_input as well.
   const std::string bad = s.write("bad.o", std::string("\x7f" "ELF\x02\x01\x01", 7));
   CHECK_THAT(error_of(bad), Catch::Contains("too short"));

@@ -1,4 +1,5 @@
 #include "compiler/liveness.hpp"
+#include "tests/support/code.hpp"
 
 #include <catch2/catch.hpp>
 #include <initializer_list>
@@ -7,14 +8,7 @@ using namespace tristate;
 
 namespace {
 
-struct Code {
-  std::vector<Insn> insns;
-  Code& operator<<(const Decoded& d) {
-    auto e = encode(d);
-    insns.insert(insns.end(), e.span().begin(), e.span().end());
-    return *this;
-  }
-};
+using tristate::test::Code;
 
 RegSet regs(std::initializer_list<int> rs) {
   RegSet s = 0;

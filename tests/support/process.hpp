@@ -1,7 +1,9 @@
 // Test support: run a command (no shell) and capture its exit status, stdout and stderr.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tristate::test {
@@ -26,6 +28,11 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
+  // Writes `bytes` to the file `name` here and returns its path.
+  std::string write(const std::string& name, std::string_view bytes) const;
+  std::string write(const std::string& name, const std::vector<uint8_t>& bytes) const;
+  // The names of the entries here, sorted.
+  std::vector<std::string> files() const;
 
  private:
   std::string path_;
