@@ -40,8 +40,11 @@ void add_compile_command(CLI::App& app, Run& run) {
                          {"programs", m.programs.size()}, {"maps", m.maps.size()}, {"insns", insns}};
         std::cout << j.dump(2) << "\n";
       } else {
-        std::cout << "wrote " << opts->output << ": " << m.programs.size() << " programs, " << insns
-                  << " instructions, " << m.maps.size() << " maps\n";
+        auto count = [](std::size_t n, const char* what) {
+          return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+        };
+        std::cout << "wrote " << opts->output << ": " << count(m.programs.size(), "program") << ", "
+                  << count(insns, "instruction") << ", " << count(m.maps.size(), "map") << "\n";
       }
       return 0;
     };
