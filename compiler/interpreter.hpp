@@ -2,8 +2,8 @@
 // instantiated with 64-bit integers.
 //
 // This is the first slice of the interpreter (issue 3): registers, a 512-byte stack per run with
-// bounds and initialisation checks, every ALU/byte-swap/jump instruction, LD_IMM64 constants and
-// exit. Context and packet memory, maps, helpers and bpf-to-bpf calls come next; until then the
+// bounds and initialisation checks, a flat memory block behind r1 (for programs without a context
+// type), every ALU/byte-swap/jump instruction, LD_IMM64 constants, loads, stores, atomics and exit. Context and packet memory, maps, helpers and bpf-to-bpf calls come next; until then the
 // instructions that need them stop the run with a fault that says so.
 #pragma once
 
@@ -45,7 +45,12 @@ class Interpreter {
   // of a fresh stack.
   RunResult run(uint64_t r1 = 0, const RunLimits& limits = {}) const;
 
+  // Runs with r1 pointing to `memory` (read and written in place) and r2 holding its size: the
+  // convention of BPF ISA conformance suites, for programs without a context type.
+  RunResult run(std::span<uint8_t> memory, const RunLimits& limits = {}) const;
+
  private:
+
   std::vector<Decoded> by_slot_;  // indexed by slot; the second slot of LD_IMM64 is never reached
 };
 

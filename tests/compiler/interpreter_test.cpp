@@ -123,3 +123,34 @@ TEST_CASE("32-bit ALU results are zero-extended in registers", "[interpreter]") 
   REQUIRE_FALSE(r.fault);
   CHECK(r.r0 == 0x100000000ull + 0xffffffffull);
 }
+
+TEST_CASE("a memory block behind r1: read and written in place, bounds checked", "[interpreter]") {
+  std::vector<uint8_t> mem = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+  Interpreter swap_halves(assemble(R"(
+    r3 = *(u32 *)(r1 + 0)
+    r4 = *(u32 *)(r1 + 4)
+    *(u32 *)(r1 + 0) = r4
+    *(u32 *)(r1 + 4) = r3
+    r0 = *(u64 *)(r1 + 0)
+    r0 += r2
+    exit
+  )"));
+  auto r = swap_halves.run(std::span<uint8_t>(mem));
+  INFO((r.fault ? r.fault->reason : ""));
+  REQUIRE_FALSE(r.fault);
+  CHECK(r.r0 == 0x4433221188776655ull + 8);  // r2 holds the block's size
+  CHECK(mem == std::vector<uint8_t>{0x55, 0x66, 0x77, 0x88, 0x11, 0x22, 0x33, 0x44});
+
+  auto past_end = Interpreter(assemble("r0 = *(u32 *)(r1 + 6)\nexit\n")).run(std::span<uint8_t>(mem));
+  REQUIRE(past_end.fault);
+  CHECK(past_end.fault->reason == "invalid access to memory, off=6 size=4 (the block has 8 bytes)");
+
+  auto moved = Interpreter(assemble("r1 += 4\nr0 = *(u32 *)(r1 - 4)\nexit\n")).run(std::span<uint8_t>(mem));
+  REQUIRE_FALSE(moved.fault);
+  CHECK(moved.r0 == 0x88776655);
+
+  auto leak = Interpreter(assemble("r2 = r10\n*(u64 *)(r1 + 0) = r2\nr0 = 0\nexit\n")).run(std::span<uint8_t>(mem));
+  REQUIRE(leak.fault);
+  CHECK(leak.fault->insn == 1);
+  CHECK(leak.fault->reason == "R2 pointer may only be spilled whole to the stack");
+}
