@@ -17,5 +17,6 @@ struct OutputOptions {
 void add_info_command(CLI::App& app, Run& run);
 void add_disasm_command(CLI::App& app, Run& run);
 void add_compile_command(CLI::App& app, Run& run);
+void add_run_command(CLI::App& app, Run& run);
 
 }  // namespace tristate::cli

@@ -261,3 +261,36 @@ TEST_CASE("compile: clang errors pass through, exit 2, existing output untouched
   CHECK(direct.status == 0);
   CHECK(direct.out.find("w0 = 0x2") != std::string::npos);
 }
+
+TEST_CASE("run --raw: r1 points to --mem, r0 printed in hex", "[cli][run]") {
+  TempDir dir;
+  // r0 = *(u64 *)(r1 + 0); r0 += r2; exit
+  const std::vector<Insn> prog = {make_insn(0x79, 0, 1, 0, 0), make_insn(0x0f, 0, 2, 0, 0), kExit};
+  const std::string bin = dir.file("sum.bin");
+  write_file(bin, bytes_of(prog));
+  auto r = run_tristate({"run", "--raw", bin, "--mem", "ff00000000000000"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out == "107\n");  // 0xff + 8 bytes
+
+  // The same program as hex text, as conformance harnesses write it.
+  const std::string hex = dir.file("sum.hex");
+  write_file(hex, "79 10 00 00 00 00 00 00\n0f 20 00 00 00 00 00 00\n95 00 00 00 00 00 00 00\n");
+  auto j = run_tristate({"run", "--raw", hex, "--mem", "0100000000000000", "--json"});
+  REQUIRE(j.status == 0);
+  auto parsed = nlohmann::json::parse(j.out);
+  CHECK(parsed["r0"] == 9);
+  CHECK(parsed["executed"] == 3);
+
+  auto oob = run_tristate({"run", "--raw", bin, "--mem", "01"});
+  CHECK(oob.status == 2);
+  CHECK(oob.err == "tristate: " + bin + ": prog: insn 0: invalid access to memory, off=0 size=8 (the block has 1 bytes)\n");
+
+  auto bad_mem = run_tristate({"run", "--raw", bin, "--mem", "abc"});
+  CHECK(bad_mem.status == 2);
+  CHECK(bad_mem.err.find("--mem") != std::string::npos);
+
+  auto forever = run_tristate({"run", "--raw", hex + ".loop", "--mem", ""});
+  CHECK(forever.status == 2);  // missing file
+  CHECK(forever.err.find("cannot open") != std::string::npos);
+}
