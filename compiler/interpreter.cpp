@@ -38,14 +38,14 @@ struct Stop {
 
 std::string reg_name(Reg r) { return "R" + std::to_string(r); }
 
-uint64_t scalar(const Machine& m, Reg r) {
+[[gnu::always_inline]] inline uint64_t scalar(const Machine& m, Reg r) {
   const RegState& s = m.r[r];
   if (s.kind == Kind::Uninit) throw Stop{reg_name(r) + " !read_ok"};
   if (s.kind != Kind::Scalar) throw Stop{reg_name(r) + " is a pointer where a scalar is expected"};
   return s.value;
 }
 
-uint64_t operand(const Machine& m, const Operand& o) { return o.is_reg ? scalar(m, o.reg) : imm_value(kDomain, o.imm); }
+[[gnu::always_inline]] inline uint64_t operand(const Machine& m, const Operand& o) { return o.is_reg ? scalar(m, o.reg) : imm_value(kDomain, o.imm); }
 
 // Where an access of n bytes through `base` + off lands: an index into the stack or into the
 // memory block. Throws when the base is no pointer or the access is out of bounds.
@@ -188,7 +188,12 @@ RunResult execute(const std::vector<Decoded>& by_slot_, Machine& m, const RunLim
       const Decoded& insn = by_slot_[pc];
       std::size_t next = pc + 1;
       if (const auto* a = std::get_if<Alu>(&insn)) {
-        if (!pointer_alu(m, *a)) {
+        RegState& dst = m.r[a->dst];
+        // The common case first: scalars on both sides need none of the pointer rules.
+        if (dst.kind == Kind::Scalar && (!a->src.is_reg || m.r[a->src.reg].kind == Kind::Scalar)) {
+          const uint64_t src = a->src.is_reg ? m.r[a->src.reg].value : imm_value(kDomain, a->src.imm);
+          dst.value = alu_result(kDomain, a->op, a->is64, dst.value, src);
+        } else if (!pointer_alu(m, *a)) {
           const uint64_t dst = a->op == AluOp::Mov || a->op == AluOp::MovSx8 || a->op == AluOp::MovSx16 ||
                                        a->op == AluOp::MovSx32
                                    ? 0
