@@ -55,6 +55,15 @@ std::vector<FunctionRange> function_ranges(const std::vector<DecodedInsn>& decod
 
 }  // namespace
 
+std::vector<Insn> insns_from_bytes(std::span<const uint8_t> bytes, const Location& where) {
+  if (bytes.empty() || bytes.size() % sizeof(Insn) != 0)
+    throw InputError(where, "size " + std::to_string(bytes.size()) +
+                                " bytes is not a positive multiple of 8; raw bytecode is a sequence of 8-byte instructions");
+  std::vector<Insn> insns(bytes.size() / sizeof(Insn));
+  std::memcpy(insns.data(), bytes.data(), bytes.size());
+  return insns;
+}
+
 std::vector<std::string> prog_type_names() {
   std::vector<std::string> out;
   // libbpf's table is indexed by the enum and ends with NULLs; 0 is "unspec", which the kernel
@@ -68,9 +77,7 @@ Module read_bytecode_memory(std::span<const uint8_t> bytes, const std::string& n
   std::string stem = std::filesystem::path(name).stem().string();
   if (stem.empty()) stem = name;
   const Location file{name, {}, {}};
-  if (bytes.empty() || bytes.size() % sizeof(Insn) != 0)
-    throw InputError(file, "size " + std::to_string(bytes.size()) +
-                               " bytes is not a positive multiple of 8; raw bytecode is a sequence of 8-byte instructions");
+  std::vector<Insn> insns = insns_from_bytes(bytes, file);
   uint32_t type = 0;
   try {
     type = resolve_prog_type(prog_type);
@@ -80,8 +87,7 @@ Module read_bytecode_memory(std::span<const uint8_t> bytes, const std::string& n
   Program p;
   p.entry.name = stem;
   p.entry.section = "";
-  p.entry.insns.resize(bytes.size() / sizeof(Insn));
-  std::memcpy(p.entry.insns.data(), bytes.data(), bytes.size());
+  p.entry.insns = std::move(insns);
   p.prog_type = type;
   p.prog_type_name = prog_type_name(type);
   p.image = p.entry.insns;

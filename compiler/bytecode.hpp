@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "compiler/error.hpp"
+#include "compiler/isa.hpp"
 #include "compiler/program.hpp"
 
 namespace tristate {
@@ -17,6 +19,10 @@ namespace tristate {
 // that is not a positive multiple of 8, an unknown type, or an invalid instruction.
 Module read_bytecode(const std::string& path, const std::string& prog_type);
 Module read_bytecode_memory(std::span<const uint8_t> bytes, const std::string& name, const std::string& prog_type);
+
+// The instructions in `bytes` (little-endian struct bpf_insn), unchecked beyond their count:
+// InputError at `where` when the size is not a positive multiple of 8.
+std::vector<Insn> insns_from_bytes(std::span<const uint8_t> bytes, const Location& where);
 
 // Every program type name --prog-type accepts: libbpf's names for the kernel's program types
 // ("socket_filter", "kprobe", "sched_cls", "xdp", ...), in enum order, without "unspec".

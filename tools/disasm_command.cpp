@@ -4,6 +4,7 @@
 
 #include "compiler/disasm.hpp"
 #include "tools/commands.hpp"
+#include "tools/hex.hpp"
 #include "tools/input_options.hpp"
 
 namespace tristate::cli {
@@ -17,16 +18,7 @@ struct DisasmArgs {
 };
 
 std::string hex_bytes(std::span<const Insn> insns) {
-  static const char* digits = "0123456789abcdef";
-  std::string s;
-  for (const Insn& i : insns) {
-    const auto* b = reinterpret_cast<const unsigned char*>(&i);
-    for (int k = 0; k < 8; ++k) {
-      s += digits[b[k] >> 4];
-      s += digits[b[k] & 15];
-    }
-  }
-  return s;
+  return to_hex(std::span(reinterpret_cast<const uint8_t*>(insns.data()), insns.size_bytes()));
 }
 
 // The pieces to print for one program: the functions as in the file, or the linked image.

@@ -2,19 +2,16 @@
 // to a memory block and r2 holding its size, and print r0 in hex (the convention BPF ISA
 // conformance suites use). Running ELF programs on packets and contexts comes with the context
 // model (issue 3).
-#include <cctype>
-#include <cerrno>
-#include <cstring>
-
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "compiler/bytecode.hpp"
+#include "compiler/elf.hpp"
 #include "compiler/error.hpp"
 #include "compiler/interpreter.hpp"
 #include "tools/commands.hpp"
+#include "tools/hex.hpp"
 
 namespace tristate::cli {
 
@@ -27,50 +24,17 @@ struct RunArgs {
   bool json = false;
 };
 
-std::optional<std::vector<uint8_t>> parse_hex(std::string_view text) {
-  std::vector<uint8_t> out;
-  int high = -1;
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) continue;
-    int v = -1;
-    if (c >= '0' && c <= '9') v = c - '0';
-    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    if (v < 0) return std::nullopt;
-    if (high < 0) {
-      high = v;
-    } else {
-      out.push_back(uint8_t(high << 4 | v));
-      high = -1;
-    }
-  }
-  if (high >= 0) return std::nullopt;
-  return out;
-}
-
-std::string to_hex(std::span<const uint8_t> bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string s;
-  for (uint8_t b : bytes) {
-    s += digits[b >> 4];
-    s += digits[b & 15];
-  }
-  return s;
-}
-
 // The program: raw little-endian instructions, or the same bytes written as hex text (as
 // conformance harnesses pipe them). `-` reads standard input.
 std::vector<uint8_t> read_program(const std::string& path) {
-  std::string bytes;
-  if (path == "-") {
+  std::vector<uint8_t> bytes;
+  if (path == "-")
     bytes.assign(std::istreambuf_iterator<char>(std::cin), {});
-  } else {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw InputError(Location{path, {}, {}}, "cannot open: " + std::string(std::strerror(errno)));
-    bytes.assign(std::istreambuf_iterator<char>(f), {});
-  }
-  if (auto hex = parse_hex(bytes); hex && !hex->empty()) return *hex;
-  return {bytes.begin(), bytes.end()};
+  else
+    bytes = read_file_bytes(path);
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (auto hex = parse_hex(text); hex && !hex->empty()) return *hex;
+  return bytes;
 }
 
 }  // namespace
@@ -87,12 +51,8 @@ void add_run_command(CLI::App& app, Run& run) {
   cmd->callback([&run, args] {
     run = [args] {
       const std::string name = args->raw == "-" ? "<stdin>" : args->raw;
-      const std::vector<uint8_t> bytes = read_program(args->raw);
+      const std::vector<Insn> insns = insns_from_bytes(read_program(args->raw), Location{name, {}, {}});
       const Location where{name, "prog", {}};
-      if (bytes.empty() || bytes.size() % sizeof(Insn) != 0)
-        throw InputError(where, "size " + std::to_string(bytes.size()) + " bytes is not a positive multiple of 8");
-      std::vector<Insn> insns(bytes.size() / sizeof(Insn));
-      std::memcpy(insns.data(), bytes.data(), bytes.size());
       auto mem = parse_hex(args->mem);
       if (!mem) throw InputError(Location{name, {}, {}}, "--mem is not an even number of hex digits");
 
