@@ -15,7 +15,9 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/kernel.hpp"
 #include "tests/support/process.hpp"
+#include "verifier/kernel_oracle.hpp"
 
 using namespace tristate::test;
 using nlohmann::json;
@@ -67,11 +69,9 @@ std::map<std::string, FuncSymbol> func_symbols(const std::string& obj) {
   return out;
 }
 
-bool bpf_available(std::string& why) {
-  if (geteuid() != 0) {
-    why = "not running as root";
-    return false;
-  }
+// The oracle's probe (bpf() loads and runs programs), plus what bpftool's loadall needs.
+bool bpftool_loadall_available(std::string& why) {
+  if (!tristate::kernel_bpf_available(&why)) return false;
   struct statfs fs;
   if (statfs("/sys/fs/bpf", &fs) != 0 || fs.f_type != kBpfFsMagic) {
     why = "bpffs is not mounted at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)";
@@ -137,13 +137,8 @@ TEST_CASE("info agrees with llvm-objdump on programs, sections and instruction c
 
 TEST_CASE("info agrees with bpftool on programs, types and maps of the loaded object", "[cli][crosscheck][kernel]") {
   std::string why;
-  if (!bpf_available(why)) {
-    if (env("TRISTATE_ALLOW_NO_BPF") == "1") {
-      WARN("bpf() UNAVAILABLE (" << why << "): the bpftool cross-check did NOT run");
-      return;
-    }
-    FAIL("bpf() unavailable: " << why << " (set TRISTATE_ALLOW_NO_BPF=1 to skip on machines without it)");
-  }
+  const bool available = bpftool_loadall_available(why);
+  if (!kernel_test_may_run(available, why, "the bpftool cross-check")) return;
   const auto objects = corpus_objects();
   REQUIRE_FALSE(objects.empty());
   std::size_t programs = 0, maps = 0;

@@ -7,6 +7,7 @@
 
 #include "compiler/disasm.hpp"
 #include "compiler/interpreter.hpp"
+#include "tests/support/kernel.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/random_program.hpp"
 #include "verifier/kernel_oracle.hpp"
@@ -19,13 +20,8 @@ constexpr uint32_t kSocketFilter = 1;  // BPF_PROG_TYPE_SOCKET_FILTER
 
 bool require_bpf() {
   std::string why;
-  if (kernel_bpf_available(&why)) return true;
-  if (test::env("TRISTATE_ALLOW_NO_BPF") == "1") {
-    WARN("bpf() UNAVAILABLE (" << why << "): the interpreter/kernel differential test did NOT run");
-    return false;
-  }
-  FAIL("bpf() unavailable: " << why << " (set TRISTATE_ALLOW_NO_BPF=1 to skip on machines without it)");
-  return false;
+  const bool available = kernel_bpf_available(&why);
+  return test::kernel_test_may_run(available, why, "the interpreter/kernel differential test");
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include "compiler/error.hpp"
+#include "tests/support/kernel.hpp"
 #include "tests/support/process.hpp"
 
 using namespace tristate;
@@ -24,13 +25,8 @@ namespace {
 
 bool bpf_or_skip() {
   std::string why;
-  if (kernel_bpf_available(&why)) return true;
-  if (test::env("TRISTATE_ALLOW_NO_BPF") == "1") {
-    WARN("bpf() UNAVAILABLE, kernel oracle test NOT RUN: " << why);
-    return false;
-  }
-  FAIL("bpf() is unavailable: " << why << " (set TRISTATE_ALLOW_NO_BPF=1 to skip these tests)");
-  return false;
+  const bool available = kernel_bpf_available(&why);
+  return test::kernel_test_may_run(available, why, "the kernel oracle test");
 }
 
 #define REQUIRE_BPF()            \
