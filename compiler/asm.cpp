@@ -327,6 +327,24 @@ class Parser {
     return a;
   }
 
+  // `((u32 *)(r1 + 0x0), w2)`: the arguments of store_release and atomic_fetch_*, the register
+  // spelled for the access width.
+  struct TypedAccess {
+    SizeTok size;
+    Reg base;
+    int16_t off;
+    RegTok reg;
+  };
+  TypedAccess typed_access_and_reg() {
+    expect("(");
+    const SizeTok s = typed_pointer(false);
+    const auto [base, off] = paren_address();
+    expect(",");
+    const RegTok r = reg_for(s.width);
+    expect(")");
+    return {s, base, off, r};
+  }
+
   Decoded statement() {
     if (accept("exit")) return Exit{};
     if (accept("goto")) return Ja{target(false), false};
@@ -392,13 +410,8 @@ class Parser {
   }
 
   Decoded store_release() {  // store_release((u8 *)(r1 + 0x0), w2)
-    expect("(");
-    const SizeTok s = typed_pointer(false);
-    const auto [base, off] = paren_address();
-    expect(",");
-    const RegTok src = reg_for(s.width);
-    expect(")");
-    return Store{s.width, true, base, off, Operand::r(src.num)};
+    const TypedAccess a = typed_access_and_reg();
+    return Store{a.size.width, true, a.base, a.off, Operand::r(a.reg.num)};
   }
 
   Decoded ld_pseudo() {  // ld_pseudo r1, 0x2, 0x3[, 0x10]
@@ -518,14 +531,9 @@ class Parser {
                                                                        {"atomic_fetch_xor", AtomicOp::Xor}};
     for (const auto& [n, aop] : kFetch) {
       if (name != n) continue;  // r1 = atomic_fetch_add((u64 *)(r2 + 0x0), r1)
-      expect("(");
-      const SizeTok s = typed_pointer(false);
-      const auto [base, off] = paren_address();
-      expect(",");
-      const RegTok src = reg_for(s.width);
-      expect(")");
-      same_register(dst, src, s.width, name);
-      return Atomic{s.width, aop, true, base, src.num, off};
+      const TypedAccess a = typed_access_and_reg();
+      same_register(dst, a.reg, a.size.width, name);
+      return Atomic{a.size.width, aop, true, a.base, a.reg.num, a.off};
     }
     if (name == "xchg_64" || name == "xchg32_32") {  // r1 = xchg_64(r2 + 0x0, r1)
       const Width w = name == "xchg_64" ? Width::DW : Width::W;
