@@ -902,6 +902,11 @@ class Reader {
         }
       }
       d.internal = true;
+      d.section = s.name;
+      if (kind == DataKind::Bss)
+        d.initial_value.assign(s.size(), 0);
+      else
+        d.initial_value.assign(s.data.begin(), s.data.end());
       m.maps.push_back(std::move(d));
     }
   }
@@ -915,6 +920,10 @@ class Reader {
       auto it = types.find(p.name());
       set_type(p, it != types.end() ? it->second : prog_type_from_section(p.section()).value_or(0));
     }
+    // libbpf does not say which section an internal map holds: take it, and the initial value,
+    // from our own reading of the same sections (whose names the tests compare with libbpf's).
+    Module own;
+    add_internal_maps(own, nullptr);
     bpf_map* map = nullptr;
     bpf_object__for_each_map(map, obj.get()) {
       MapDef d;
@@ -926,6 +935,11 @@ class Reader {
       d.max_entries = bpf_map__max_entries(map);
       d.flags = bpf_map__map_flags(map);
       d.internal = bpf_map__is_internal(map);
+      for (MapDef& o : own.maps)
+        if (d.internal && o.name == d.name) {
+          d.section = o.section;
+          d.initial_value = std::move(o.initial_value);
+        }
       m.maps.push_back(std::move(d));
     }
   }

@@ -72,6 +72,10 @@ struct MapDef {
   uint32_t flags = 0;
   bool legacy = false;           // defined in the legacy `maps` section
   bool internal = false;         // libbpf's map for .data / .rodata / .bss / .kconfig
+  // Internal maps only: the section the map holds, and its bytes as the object file gives them
+  // (zeros for .bss), the value the map starts with.
+  std::string section;
+  std::vector<uint8_t> initial_value;
 };
 
 struct Module {
