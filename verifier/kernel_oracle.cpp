@@ -25,16 +25,6 @@ constexpr std::size_t kLogTailLines = 16;
 constexpr std::size_t kOutSlack = 256;  // data_out room beyond the input: XDP headroom growth
 constexpr int kENOTSUPP = 524;          // kernel-internal; glibc has no name for it
 
-// "EACCES (Permission denied)": the errno's name is what kernel sources and logs use.
-std::string errno_text(int e) {
-  if (e == kENOTSUPP) return "ENOTSUPP (not supported for this program type)";
-  const char* name = strerrorname_np(e);
-  const char* desc = strerrordesc_np(e);
-  std::string out = name ? name : "errno " + std::to_string(e);
-  if (desc) out += std::string(" (") + desc + ")";
-  return out;
-}
-
 const bpf_insn* as_bpf_insns(std::span<const Insn> insns) {
   return reinterpret_cast<const bpf_insn*>(insns.data());
 }
@@ -56,11 +46,16 @@ int load_raw(std::span<const Insn> insns, uint32_t prog_type, const char* name, 
 
 // One BPF_PROG_TEST_RUN. Returns 0 or -errno; on -ENOSPC `out.packet_out.size()` is the size the
 // kernel needed.
-int test_run_raw(int fd, std::span<const uint8_t> packet, uint32_t repeat, KernelRun& out) {
+int test_run_raw(int fd, std::span<const uint8_t> packet, std::span<const uint8_t> ctx_in, uint32_t repeat,
+                 KernelRun& out) {
   bpf_test_run_opts opts{};
   opts.sz = sizeof(opts);
   opts.data_in = packet.data();
   opts.data_size_in = static_cast<uint32_t>(packet.size());
+  if (!ctx_in.empty()) {
+    opts.ctx_in = ctx_in.data();
+    opts.ctx_size_in = static_cast<uint32_t>(ctx_in.size());
+  }
   opts.data_out = out.packet_out.data();
   opts.data_size_out = static_cast<uint32_t>(out.packet_out.size());
   opts.repeat = static_cast<int>(repeat);
@@ -70,25 +65,6 @@ int test_run_raw(int fd, std::span<const uint8_t> packet, uint32_t repeat, Kerne
   // On ENOSPC the kernel reports the full size it wanted to copy.
   if (err == 0 || err == ENOSPC) out.packet_out.resize(opts.data_size_out);
   return -err;
-}
-
-// The last lines of a verifier log: the refusal is at the end, followed only by the statistics.
-std::string log_tail(const char* log) {
-  std::vector<std::string> lines;
-  std::string line;
-  for (const char* p = log; *p; ++p) {
-    if (*p == '\n') {
-      if (!line.empty()) lines.push_back(std::move(line));
-      line.clear();
-    } else {
-      line += *p;
-    }
-  }
-  if (!line.empty()) lines.push_back(std::move(line));
-  std::string out;
-  const std::size_t first = lines.size() > kLogTailLines ? lines.size() - kLogTailLines : 0;
-  for (std::size_t i = first; i < lines.size(); ++i) out += "\n  " + lines[i];
-  return out;
 }
 
 std::string kernel_object_name(const std::string& name) {
@@ -163,7 +139,7 @@ Probe probe_kernel() {
   KernelRun run;
   run.packet_out.resize(14 + kOutSlack);
   const uint8_t packet[14] = {};
-  if (const int err = test_run_raw(fd, packet, 1, run); err < 0)
+  if (const int err = test_run_raw(fd, packet, {}, 1, run); err < 0)
     return {false, "BPF_PROG_TEST_RUN of a loaded socket filter failed with " + errno_text(-err)};
   if (run.retval != 7)
     return {false, "BPF_PROG_TEST_RUN reported r0 = " + std::to_string(run.retval) +
@@ -186,6 +162,58 @@ Probe probe_kernel() {
 }
 
 }  // namespace
+
+std::string errno_text(int e) {
+  if (e == kENOTSUPP) return "ENOTSUPP (not supported for this program type)";
+  const char* name = strerrorname_np(e);
+  const char* desc = strerrordesc_np(e);
+  std::string out = name ? name : "errno " + std::to_string(e);
+  if (desc) out += std::string(" (") + desc + ")";
+  return out;
+}
+
+std::string verifier_log_tail(const char* log) {
+  std::vector<std::string> lines;
+  std::string line;
+  for (const char* p = log; *p; ++p) {
+    if (*p == '\n') {
+      if (!line.empty()) lines.push_back(std::move(line));
+      line.clear();
+    } else {
+      line += *p;
+    }
+  }
+  if (!line.empty()) lines.push_back(std::move(line));
+  std::string out;
+  const std::size_t first = lines.size() > kLogTailLines ? lines.size() - kLogTailLines : 0;
+  for (std::size_t i = first; i < lines.size(); ++i) out += "\n  " + lines[i];
+  return out;
+}
+
+KernelRun test_run_program(int prog_fd, std::span<const uint8_t> packet, std::span<const uint8_t> ctx_in,
+                           uint32_t repeat, const Location& where) {
+  if (repeat > uint32_t(INT_MAX))
+    throw InputError(where, "repeat count " + std::to_string(repeat) + " is above INT_MAX");
+  if (packet.size() > UINT32_MAX - kOutSlack)
+    throw InputError(where, "packet of " + std::to_string(packet.size()) + " bytes is too large");
+
+  KernelRun out;
+  out.packet_out.resize(packet.size() + kOutSlack);
+  int err = test_run_raw(prog_fd, packet, ctx_in, repeat, out);
+  if (err == -ENOSPC && out.packet_out.size() > packet.size() + kOutSlack) {
+    // The program grew the packet beyond the room given (e.g. bpf_xdp_adjust_tail); the kernel
+    // said how much it needs. Run again with that much: the program is a function of the packet.
+    err = test_run_raw(prog_fd, packet, ctx_in, repeat, out);
+  }
+  if (err < 0) {
+    std::string reason = "BPF_PROG_TEST_RUN failed: " + errno_text(-err);
+    if (err == -EINVAL && packet.size() < 14)
+      reason += "; skb and XDP programs need a packet of at least 14 bytes (ETH_HLEN), this one has " +
+                std::to_string(packet.size());
+    throw InputError(where, reason);
+  }
+  return out;
+}
 
 bool kernel_bpf_available(std::string* why) {
   static const Probe probe = probe_kernel();  // thread-safe, once per process
@@ -212,7 +240,7 @@ KernelProgram KernelProgram::load(std::span<const Insn> insns, uint32_t prog_typ
   if (retry >= 0) return KernelProgram(retry, name);  // a transient failure (e.g. memory)
   log.back() = '\0';
   std::string reason = "the kernel refused the program: " + errno_text(err);
-  const std::string tail = log_tail(log.data());
+  const std::string tail = verifier_log_tail(log.data());
   if (tail.empty())
     reason += "; the verifier log is empty (the kernel refused it before verification: check the "
               "program type, the instruction count and the privileges)";
@@ -222,29 +250,8 @@ KernelProgram KernelProgram::load(std::span<const Insn> insns, uint32_t prog_typ
 }
 
 KernelRun KernelProgram::run(std::span<const uint8_t> packet, uint32_t repeat) const {
-  const Location where{{}, name_, {}};
   if (fd_ < 0) throw InternalError("KernelProgram::run on a moved-from program");
-  if (repeat > uint32_t(INT_MAX))
-    throw InputError(where, "repeat count " + std::to_string(repeat) + " is above INT_MAX");
-  if (packet.size() > UINT32_MAX - kOutSlack)
-    throw InputError(where, "packet of " + std::to_string(packet.size()) + " bytes is too large");
-
-  KernelRun out;
-  out.packet_out.resize(packet.size() + kOutSlack);
-  int err = test_run_raw(fd_, packet, repeat, out);
-  if (err == -ENOSPC && out.packet_out.size() > packet.size() + kOutSlack) {
-    // The program grew the packet beyond the room given (e.g. bpf_xdp_adjust_tail); the kernel
-    // said how much it needs. Run again with that much: the program is a function of the packet.
-    err = test_run_raw(fd_, packet, repeat, out);
-  }
-  if (err < 0) {
-    std::string reason = "BPF_PROG_TEST_RUN failed: " + errno_text(-err);
-    if (err == -EINVAL && packet.size() < 14)
-      reason += "; skb and XDP programs need a packet of at least 14 bytes (ETH_HLEN), this one has " +
-                std::to_string(packet.size());
-    throw InputError(where, reason);
-  }
-  return out;
+  return test_run_program(fd_, packet, {}, repeat, Location{{}, name_, {}});
 }
 
 KernelProgram::KernelProgram(KernelProgram&& other) noexcept

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/error.hpp"
 #include "compiler/isa.hpp"
 
 namespace tristate {
@@ -64,5 +65,20 @@ class KernelProgram {
   int fd_ = -1;
   std::string name_;  // for error locations
 };
+
+// Shared with the whole-object oracle (kernel_object.cpp), whose program fds libbpf holds.
+
+// "EACCES (Permission denied)": an errno by the name kernel sources and logs use, including the
+// kernel-internal ENOTSUPP (524) that glibc does not know.
+std::string errno_text(int e);
+
+// The last lines of a verifier log (the refusal is at its end, followed only by statistics), each
+// on its own line indented by two spaces; empty for an empty log.
+std::string verifier_log_tail(const char* log);
+
+// One BPF_PROG_TEST_RUN of the loaded program `prog_fd`, as KernelProgram::run describes it, with
+// optional `ctx_in` bytes (ctx_in). Kernel errors throw InputError at `where` naming the errno.
+KernelRun test_run_program(int prog_fd, std::span<const uint8_t> packet, std::span<const uint8_t> ctx_in,
+                           uint32_t repeat, const Location& where);
 
 }  // namespace tristate
