@@ -7,8 +7,8 @@
 // Per-CPU maps give "values": ["HEX", ...] (one per CPU) instead of "value"; a seed may give a
 // single "value", which then goes to every CPU. Keys of array-like maps (array, per-CPU array,
 // prog array, devmap, cpumap, xskmap) may also be given as a JSON number (the index). A prog
-// array's value may be given as a program name (a string that is not hex) or its index in the
-// module. Ring buffers dump as { "records": ["HEX", ...] } in output order.
+// array's value may be given as a program name or as its index in the module (a JSON number or
+// 4 bytes of hex); a string that names a program is taken as the name. Ring buffers dump as { "records": ["HEX", ...] } in output order.
 #pragma once
 
 #include <cstdint>
@@ -66,19 +66,24 @@ class MapInstance {
   // the value (value_size bytes, this CPU's copy for per-CPU maps) or nullptr when absent.
   // Array lookups past max_entries give nullptr. Hash and LRU lookups mark the entry used.
   // LPM trie keys are (u32 prefixlen, data): the longest stored prefix matching the data.
-  // Devmap, cpumap and xskmap lookups return the stored value. Prog array and ring buffer
-  // lookups are refused by the kernel verifier: nullptr.
+  // Devmap, cpumap and xskmap lookups return the stored value. A prog array lookup returns the
+  // stored u32 program index (the kernel verifier refuses the helper on prog arrays, but
+  // bpf_tail_call reads its slot this way). Ring buffer lookups: nullptr.
   uint8_t* lookup(std::span<const uint8_t> key, unsigned cpu);
   // 0 or a negative errno, as the helper returns: flags BPF_ANY (0), BPF_NOEXIST (1),
   // BPF_EXIST (2) (others: -EINVAL); arrays: -E2BIG past max_entries, -EEXIST for NOEXIST;
   // hash: -E2BIG when full, LRU evicts the least recently used entry instead; per-CPU maps
-  // write this CPU's copy (a new entry's other copies are zero).
+  // write this CPU's copy (a new entry's other copies are zero). Arrays and per-CPU maps are
+  // written in place; a hash, LRU, LPM or device map entry that is replaced gets its value at a
+  // new address, as the kernel links a new element (an earlier pointer keeps the old bytes).
   int64_t update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags, unsigned cpu);
-  // 0 or a negative errno: arrays -EINVAL, absent keys -ENOENT.
+  // 0 or a negative errno: arrays -EINVAL, absent keys -ENOENT (devmap, cpumap and xskmap: 0,
+  // and -EINVAL past max_entries; prog arrays -E2BIG past max_entries).
   int64_t remove(std::span<const uint8_t> key);
   // bpf_ringbuf_output: appends a record of `data` (0 or -EAGAIN when the ring is full, counting
-  // an 8-byte header per record and rounding each record up to 8 bytes; -EINVAL for flags other
-  // than 0, BPF_RB_NO_WAKEUP (1) and BPF_RB_FORCE_WAKEUP (2)).
+  // an 8-byte header per record and rounding each record up to 8 bytes; the kernel lets the
+  // producer run at most size - 1 bytes ahead; -EINVAL for flags with bits other than
+  // BPF_RB_NO_WAKEUP (1) and BPF_RB_FORCE_WAKEUP (2)).
   int64_t ringbuf_output(std::span<const uint8_t> data, uint64_t flags);
 
   // The user side. seed() adds or replaces the given entries the way bpf_map_update_elem from

@@ -1,20 +1,11 @@
-// Hex text <-> bytes, for --json output and hex arguments of the command line.
+// Hex text <-> bytes for the command line: the compiler library's encoder and parser.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-#include <vector>
+#include "compiler/hex.hpp"
 
 namespace tristate::cli {
 
-// Lowercase, two digits a byte, no separators.
-std::string to_hex(std::span<const uint8_t> bytes);
-
-// Pairs of hex digits, whitespace anywhere ignored; nullopt for any other character or an odd
-// number of digits.
-std::optional<std::vector<uint8_t>> parse_hex(std::string_view text);
+using tristate::parse_hex;
+using tristate::to_hex;
 
 }  // namespace tristate::cli

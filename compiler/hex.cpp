@@ -1,8 +1,8 @@
-#include "tools/hex.hpp"
+#include "compiler/hex.hpp"
 
 #include <cctype>
 
-namespace tristate::cli {
+namespace tristate {
 
 std::string to_hex(std::span<const uint8_t> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -36,4 +36,4 @@ std::optional<std::vector<uint8_t>> parse_hex(std::string_view text) {
   return out;
 }
 
-}  // namespace tristate::cli
+}  // namespace tristate
