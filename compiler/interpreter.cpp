@@ -1,8 +1,12 @@
 #include "compiler/interpreter.hpp"
 
+#include <linux/bpf.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "compiler/error.hpp"
+#include "compiler/machine.hpp"
 #include "compiler/semantics.hpp"
 
 namespace tristate {
@@ -10,240 +14,730 @@ namespace tristate {
 namespace {
 
 constexpr ConcreteDomain kDomain;
+constexpr uint32_t kEthHeader = 14;
+// bpf_prog_test_run_skb's headroom (NET_SKB_PAD + NET_IP_ALIGN on x86-64) and the room after
+// the data it keeps for struct skb_shared_info (SKB_DATA_ALIGN'ed); Linux 6.18.
+constexpr uint32_t kSkbHeadroom = 64, kSkbTailroom = 320, kPageSize = 4096;
+// The kernel's may_goto budget per function invocation (BPF_MAX_LOOPS).
+constexpr uint64_t kMayGotoBudget = 8 * 1024 * 1024;
 
-// What a register holds. Pointers are kept as (kind, offset) so that memory accesses can be
-// checked against the region they point into; the stack pointer's offset is from the frame top.
-enum class Kind : uint8_t { Uninit, Scalar, StackPtr, MemPtr, Ctx };
+std::string reg_name(int r) { return "R" + std::to_string(r); }
 
-struct RegState {
-  Kind kind = Kind::Uninit;
-  uint64_t value = 0;  // the scalar, or the pointer's offset into its region
-};
-
-// One run's machine state: registers and a stack whose bytes remember whether they were written
-// and whether an 8-byte slot holds a spilled stack pointer.
-struct Machine {
-  std::array<RegState, 11> r{};
-  std::array<uint8_t, Interpreter::kStackSize> stack{};
-  std::array<bool, Interpreter::kStackSize> written{};
-  std::array<bool, Interpreter::kStackSize / 8> spilled_ptr{};
-  std::span<uint8_t> memory;  // the block r1 points to in run(memory): always readable
-};
-
-bool is_pointer(Kind k) { return k == Kind::StackPtr || k == Kind::MemPtr; }
-
-struct Stop {
-  std::string reason;
-};
-
-std::string reg_name(Reg r) { return "R" + std::to_string(r); }
-
-[[gnu::always_inline]] inline uint64_t scalar(const Machine& m, Reg r) {
-  const RegState& s = m.r[r];
-  if (s.kind == Kind::Uninit) throw Stop{reg_name(r) + " !read_ok"};
-  if (s.kind != Kind::Scalar) throw Stop{reg_name(r) + " is a pointer where a scalar is expected"};
-  return s.value;
-}
-
-[[gnu::always_inline]] inline uint64_t operand(const Machine& m, const Operand& o) { return o.is_reg ? scalar(m, o.reg) : imm_value(kDomain, o.imm); }
-
-// Where an access of n bytes through `base` + off lands: an index into the stack or into the
-// memory block. Throws when the base is no pointer or the access is out of bounds.
-struct Place {
-  bool stack;
-  std::size_t at;
-};
-
-Place place_of(const Machine& m, Reg base, int16_t off, int n) {
-  const RegState& b = m.r[base];
-  if (b.kind == Kind::Uninit) throw Stop{reg_name(base) + " !read_ok"};
-  if (b.kind == Kind::Scalar) throw Stop{reg_name(base) + " invalid mem access 'scalar'"};
-  if (b.kind == Kind::Ctx) throw Stop{"context access is not modelled yet"};
-  if (b.kind == Kind::MemPtr) {
-    const int64_t at = int64_t(b.value) + off;
-    if (at < 0 || at + n > int64_t(m.memory.size()))
-      throw Stop{"invalid access to memory, off=" + std::to_string(at) + " size=" + std::to_string(n) +
-                 " (the block has " + std::to_string(m.memory.size()) + " bytes)"};
-    return {false, std::size_t(at)};
+// Pretend addresses for pointers, used where a program compares pointers or subtracts them (both
+// allowed to privileged programs). Regions lie far apart, so only comparisons within one region
+// (a packet pointer against data_end, a pointer against NULL) mean anything, as in the kernel.
+uint64_t address(const RegState& s) {
+  switch (s.kind) {
+    case Kind::Stack: return 0xffffc90000000000 + uint64_t(s.region) * 0x10000 + Interpreter::kStackSize + s.value;
+    case Kind::Ctx: return 0xffff888100000000 + s.value;
+    case Kind::Packet:
+    case Kind::PacketMeta:
+    case Kind::PacketEnd: return 0xffff888200000000 + s.value;
+    case Kind::Mem: return 0xffff888300000000 + s.value;
+    case Kind::MapValue: return 0xffff888400000000 + uint64_t(s.region) * 0x1000000 + s.value;
+    case Kind::MapPtr: return 0xffff888500000000 + uint64_t(s.region) * 0x1000;
+    default: return s.value;
   }
-  const int64_t from_top = int64_t(b.value) + off;  // negative: below the frame top
-  const int64_t at = int64_t(Interpreter::kStackSize) + from_top;
-  if (at < 0 || at + n > int64_t(Interpreter::kStackSize))
-    throw Stop{"invalid stack access off=" + std::to_string(from_top) + " size=" + std::to_string(n)};
-  return {true, std::size_t(at)};
 }
 
-uint64_t load_bytes(const Machine& m, Place p, int n) {
-  const uint8_t* src = p.stack ? &m.stack[p.at] : &m.memory[p.at];
-  if (p.stack)
-    for (int i = 0; i < n; ++i)
-      if (!m.written[p.at + i])
-        throw Stop{"invalid read from stack off=" + std::to_string(int64_t(p.at) - int64_t(Interpreter::kStackSize)) +
-                   " size=" + std::to_string(n)};
+bool same_region(const RegState& a, const RegState& b) {
+  const auto packet = [](Kind k) { return k == Kind::Packet || k == Kind::PacketMeta || k == Kind::PacketEnd; };
+  if (packet(a.kind) && packet(b.kind)) return true;
+  return a.kind == b.kind && a.region == b.region;
+}
+
+}  // namespace
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::Uninit: return "uninitialised";
+    case Kind::Scalar: return "scalar";
+    case Kind::Stack: return "fp";
+    case Kind::Ctx: return "ctx";
+    case Kind::Packet: return "pkt";
+    case Kind::PacketMeta: return "pkt_meta";
+    case Kind::PacketEnd: return "pkt_end";
+    case Kind::Mem: return "mem";
+    case Kind::MapValue: return "map_value";
+    case Kind::MapPtr: return "map_ptr";
+  }
+  return "?";
+}
+
+MapSet& Executor::maps() const {
+  if (!interp.maps_) throw Stop{"the program uses maps, but runs without any"};
+  return *interp.maps_;
+}
+
+namespace {
+
+// --- memory -----------------------------------------------------------------------------------
+
+// Where an access lands: `p` is the first byte; for the stack also the frame and the index.
+struct Access {
+  uint8_t* p;
+  Frame* frame;  // non-null for the stack
+  std::size_t at;
+  bool writable;
+};
+
+[[gnu::always_inline]] inline uint64_t scalar(const Executor& x, int reg) {
+  const RegState& s = x.r[reg];
+  if (s.kind == Kind::Scalar) [[likely]]
+    return s.value;
+  if (s.kind == Kind::Uninit) throw Stop{reg_name(reg) + " !read_ok"};
+  throw Stop{reg_name(reg) + " is a pointer (" + std::string(kind_name(s.kind)) + ") where a scalar is expected"};
+}
+
+[[gnu::always_inline]] inline uint64_t operand(const Executor& x, const Operand& o) {
+  return o.is_reg ? scalar(x, o.reg) : imm_value(kDomain, o.imm);
+}
+
+std::string range_text(int64_t off, std::size_t n) { return "off=" + std::to_string(off) + " size=" + std::to_string(n); }
+
+// The memory behind pointer `b` + off for n bytes; ctx accesses are handled by the caller.
+Access access(Executor& x, const RegState& b, int reg, int64_t off, std::size_t n) {
+  const int64_t at = int64_t(b.value) + off;
+  const int64_t end = at + int64_t(n);
+  switch (b.kind) {
+    case Kind::Uninit: throw Stop{reg_name(reg) + " !read_ok"};
+    case Kind::Scalar: throw Stop{reg_name(reg) + " invalid mem access 'scalar'"};
+    case Kind::Stack: {
+      const int64_t i = int64_t(Interpreter::kStackSize) + at;  // `at` counts down from the top
+      if (i < 0 || i + int64_t(n) > int64_t(Interpreter::kStackSize))
+        throw Stop{"invalid stack access " + range_text(at, n)};
+      Frame& f = x.frames[b.region];
+      return {&f.stack[i], &f, std::size_t(i), true};
+    }
+    case Kind::Packet:
+      if (at < int64_t(x.data) || end > int64_t(x.data_end))
+        throw Stop{"invalid access to packet, " + range_text(at - int64_t(x.data), n) + ", the packet has " +
+                   std::to_string(x.data_end - x.data) + " bytes"};
+      return {x.packet->data() + at, nullptr, 0, true};
+    case Kind::PacketMeta:
+      if (at < int64_t(x.meta) || end > int64_t(x.data))
+        throw Stop{"invalid access to packet metadata, " + range_text(at - int64_t(x.meta), n) + ", there are " +
+                   std::to_string(x.data - x.meta) + " bytes of it"};
+      return {x.packet->data() + at, nullptr, 0, true};
+    case Kind::Mem:
+      if (at < 0 || end > int64_t(x.memory.size()))
+        throw Stop{"invalid access to memory, " + range_text(at, n) + " (the block has " +
+                   std::to_string(x.memory.size()) + " bytes)"};
+      return {x.memory.data() + at, nullptr, 0, true};
+    case Kind::MapValue: {
+      const Region& g = x.regions[b.region];
+      if (at < 0 || end > int64_t(g.size))
+        throw Stop{"invalid access to map value, value_size=" + std::to_string(g.size) + " " + range_text(at, n)};
+      return {g.base + at, nullptr, 0, g.writable};
+    }
+    case Kind::PacketEnd: throw Stop{reg_name(reg) + " invalid mem access 'pkt_end'"};
+    case Kind::MapPtr: throw Stop{reg_name(reg) + " invalid mem access 'map_ptr'"};
+    case Kind::Ctx: break;
+  }
+  throw InternalError("access(): context accesses are handled by the caller");
+}
+
+uint64_t read_bytes(const Access& a, std::size_t n, int64_t off_for_message) {
+  if (a.frame)
+    for (std::size_t i = 0; i < n; ++i)
+      if (!a.frame->is_written(a.at + i))
+        throw Stop{"invalid read from stack " + range_text(off_for_message, n)};
   uint64_t v = 0;
-  std::memcpy(&v, src, std::size_t(n));  // little-endian host, as BPF's memory is
+  std::memcpy(&v, a.p, n);  // little-endian host, as BPF's memory is
   return v;
 }
 
-void store_bytes(Machine& m, Place p, int n, uint64_t v) {
-  if (!p.stack) {
-    std::memcpy(&m.memory[p.at], &v, std::size_t(n));
-    return;
+void write_bytes(const Access& a, std::size_t n, uint64_t v) {
+  if (!a.writable) throw Stop{"write into map that is read-only to programs"};
+  std::memcpy(a.p, &v, n);
+  if (a.frame) {
+    a.frame->mark_written(a.at, n);
+    for (std::size_t s = a.at / 8; s <= (a.at + n - 1) / 8; ++s) a.frame->spilled &= ~(uint64_t(1) << s);
   }
-  std::memcpy(&m.stack[p.at], &v, std::size_t(n));
-  for (int i = 0; i < n; ++i) m.written[p.at + i] = true;
-  for (std::size_t s = p.at / 8; s <= (p.at + std::size_t(n) - 1) / 8; ++s) m.spilled_ptr[s] = false;
 }
 
-RegState load(const Machine& m, const Load& l) {
-  const int n = bytes(l.width);
-  const Place p = place_of(m, l.base, l.off, n);
-  if (p.stack && m.spilled_ptr[p.at / 8]) {
-    if (n != 8 || p.at % 8 != 0 || l.sign_extend) throw Stop{"partial read of a spilled pointer"};
-    RegState ptr{Kind::StackPtr, 0};
-    std::memcpy(&ptr.value, &m.stack[p.at], 8);
-    return ptr;
+// --- context ----------------------------------------------------------------------------------
+
+const CtxField& ctx_field(const Executor& x, int64_t at, std::size_t n, bool write) {
+  if (x.model == CtxModel::None) throw Stop{"the program has no context type; r1 is an opaque number"};
+  const CtxField* f = ctx_field_at(x.model, at, int(n));
+  if (!f)
+    throw Stop{"invalid bpf_context access " + range_text(at, n) + " (" + ctx_model_name(x.model) + ")"};
+  if (write && !f->writable) throw Stop{std::string("invalid bpf_context access: ") + f->name + " is read-only"};
+  if (f->value != CtxValue::Scalar && (n != 4 || at != int64_t(f->offset)))
+    throw Stop{std::string("invalid bpf_context access: ") + f->name + " must be read whole"};
+  return *f;
+}
+
+RegState ctx_load(Executor& x, const RegState& b, int64_t off, std::size_t n) {
+  const int64_t at = int64_t(b.value) + off;
+  if (x.model == CtxModel::Tracing) {
+    if (at < 0 || at + int64_t(n) > int64_t(x.ctx->size()))
+      throw Stop{"invalid bpf_context access " + range_text(at, n) + " (the tracing context given has " +
+                 std::to_string(x.ctx->size()) + " bytes)"};
+    uint64_t v = 0;
+    std::memcpy(&v, x.ctx->data() + at, n);
+    return {Kind::Scalar, 0, v};
   }
-  uint64_t v = load_bytes(m, p, n);
+  const CtxField& f = ctx_field(x, at, n, false);
+  switch (f.value) {
+    case CtxValue::Data: return {Kind::Packet, 0, x.data};
+    case CtxValue::DataEnd: return {Kind::PacketEnd, 0, x.data_end};
+    case CtxValue::DataMeta: return {Kind::PacketMeta, 0, x.meta};
+    case CtxValue::Scalar: break;
+  }
+  uint64_t v = 0;
+  std::memcpy(&v, x.ctx->data() + at, n);
+  return {Kind::Scalar, 0, v};
+}
+
+void ctx_store(Executor& x, const RegState& b, int64_t off, std::size_t n, uint64_t v) {
+  const int64_t at = int64_t(b.value) + off;
+  if (x.model == CtxModel::Tracing) throw Stop{"invalid bpf_context access: the tracing context is read-only"};
+  ctx_field(x, at, n, true);
+  std::memcpy(x.ctx->data() + at, &v, n);
+}
+
+// --- loads, stores, atomics ---------------------------------------------------------------------
+
+void load(Executor& x, const Load& l) {
+  const std::size_t n = std::size_t(bytes(l.width));
+  const RegState b = x.r[l.base];
+  if (b.kind == Kind::Ctx) {
+    RegState v = ctx_load(x, b, l.off, n);
+    if (l.sign_extend) v.value = kDomain.sext(v.value, unsigned(n) * 8);
+    x.r[l.dst] = v;
+    return;
+  }
+  const Access a = access(x, b, l.base, l.off, n);
+  if (a.frame && (a.frame->spilled >> (a.at / 8) & 1)) {
+    if (n != 8 || a.at % 8 != 0 || l.sign_extend) throw Stop{"partial read of a spilled pointer"};
+    x.r[l.dst] = a.frame->spill[a.at / 8];
+    return;
+  }
+  uint64_t v = read_bytes(a, n, int64_t(b.value) + l.off);
   if (l.sign_extend) v = kDomain.sext(v, unsigned(n) * 8);
-  return {Kind::Scalar, v};
+  x.r[l.dst] = {Kind::Scalar, 0, v};
 }
 
-void store(Machine& m, const Store& s) {
-  const int n = bytes(s.width);
-  const Place p = place_of(m, s.base, s.off, n);
-  if (s.src.is_reg && is_pointer(m.r[s.src.reg].kind)) {
-    // Only stack pointers may be spilled, whole, to the stack (the kernel refuses leaking
-    // pointers into other memory).
-    if (!p.stack || m.r[s.src.reg].kind != Kind::StackPtr || n != 8 || p.at % 8 != 0)
-      throw Stop{reg_name(s.src.reg) + " pointer may only be spilled whole to the stack"};
-    store_bytes(m, p, 8, m.r[s.src.reg].value);
-    m.spilled_ptr[p.at / 8] = true;
+void store(Executor& x, const Store& s) {
+  const std::size_t n = std::size_t(bytes(s.width));
+  const RegState b = x.r[s.base];
+  if (s.src.is_reg && is_pointer(x.r[s.src.reg].kind)) {
+    // The kernel lets a program spill any pointer, whole, to its stack, and nowhere else.
+    const RegState p = x.r[s.src.reg];
+    if (b.kind != Kind::Stack) throw Stop{reg_name(s.src.reg) + " leaks addr into mem"};
+    const Access a = access(x, b, s.base, s.off, n);
+    if (n != 8 || a.at % 8 != 0) throw Stop{"spill of a pointer must be an aligned 8-byte store"};
+    write_bytes(a, 8, address(p));
+    a.frame->spilled |= uint64_t(1) << (a.at / 8);
+    a.frame->spill[a.at / 8] = p;
     return;
   }
-  store_bytes(m, p, n, operand(m, s.src));
+  const uint64_t v = operand(x, s.src);
+  if (b.kind == Kind::Ctx) return ctx_store(x, b, s.off, n, v);
+  write_bytes(access(x, b, s.base, s.off, n), n, v);
 }
 
-void atomic(Machine& m, const Atomic& a) {
-  const int n = bytes(a.width);
-  const Place p = place_of(m, a.base, a.off, n);
-  if (p.stack && m.spilled_ptr[p.at / 8]) throw Stop{"atomic operation on a spilled pointer"};
-  const uint64_t old = load_bytes(m, p, n);
-  const uint64_t src = scalar(m, a.src);
-  const bool is64 = a.width == Width::DW;
+void atomic(Executor& x, const Atomic& at) {
+  const std::size_t n = std::size_t(bytes(at.width));
+  const RegState b = x.r[at.base];
+  if (b.kind == Kind::Ctx) throw Stop{"BPF_ATOMIC stores into R" + std::to_string(at.base) + " ctx is not allowed"};
+  const Access a = access(x, b, at.base, at.off, n);
+  if (a.frame && (a.frame->spilled >> (a.at / 8) & 1)) throw Stop{"atomic operation on a spilled pointer"};
+  const uint64_t old = read_bytes(a, n, int64_t(b.value) + at.off);
+  const uint64_t src = scalar(x, at.src);
+  const bool is64 = at.width == Width::DW;
   uint64_t next = old;
-  switch (a.op) {
+  switch (at.op) {
     case AtomicOp::Add: next = alu_result(kDomain, AluOp::Add, is64, old, src); break;
     case AtomicOp::Or: next = alu_result(kDomain, AluOp::Or, is64, old, src); break;
     case AtomicOp::And: next = alu_result(kDomain, AluOp::And, is64, old, src); break;
     case AtomicOp::Xor: next = alu_result(kDomain, AluOp::Xor, is64, old, src); break;
     case AtomicOp::Xchg: next = is64 ? src : kDomain.zext(src, 32); break;
-    case AtomicOp::CmpXchg: {
-      const uint64_t expected = scalar(m, 0);
-      if (condition(kDomain, Cond::Eq, is64, old, expected)) next = is64 ? src : kDomain.zext(src, 32);
+    case AtomicOp::CmpXchg:
+      if (condition(kDomain, Cond::Eq, is64, old, scalar(x, 0))) next = is64 ? src : kDomain.zext(src, 32);
       break;
-    }
   }
-  store_bytes(m, p, n, next);
-  if (a.op == AtomicOp::CmpXchg)
-    m.r[0] = {Kind::Scalar, old};
-  else if (a.fetch)
-    m.r[a.src] = {Kind::Scalar, old};
+  write_bytes(a, n, next);
+  if (at.op == AtomicOp::CmpXchg)
+    x.r[0] = {Kind::Scalar, 0, old};
+  else if (at.fetch)
+    x.r[at.src] = {Kind::Scalar, 0, old};
 }
 
-// ALU on a pointer: the kernel allows adding or subtracting a scalar (64-bit) and moving it.
-bool pointer_alu(Machine& m, const Alu& a) {
-  const RegState dst = m.r[a.dst];
-  const bool src_ptr = a.src.is_reg && is_pointer(m.r[a.src.reg].kind);
-  if (a.op == AluOp::Mov && a.is64 && src_ptr) {
-    m.r[a.dst] = m.r[a.src.reg];
-    return true;
+// --- ALU and jumps on pointers --------------------------------------------------------------------
+
+void pointer_alu(Executor& x, const Alu& a) {
+  RegState& dst = x.r[a.dst];
+  const RegState src = a.src.is_reg ? x.r[a.src.reg] : RegState{Kind::Scalar, 0, imm_value(kDomain, a.src.imm)};
+  if (a.op == AluOp::Mov) {
+    if (!a.is64) throw Stop{reg_name(a.dst) + " 32-bit move of a pointer is not modelled"};
+    dst = src;
+    return;
   }
-  if (!is_pointer(dst.kind) || a.op == AluOp::Mov) return false;
-  if (!a.is64 || (a.op != AluOp::Add && a.op != AluOp::Sub) || src_ptr)
+  if (dst.kind == Kind::Uninit) throw Stop{reg_name(a.dst) + " !read_ok"};
+  if (src.kind == Kind::Uninit) throw Stop{reg_name(a.src.reg) + " !read_ok"};
+  if (!a.is64) throw Stop{reg_name(a.dst) + " 32-bit pointer arithmetic prohibited"};
+  const bool dst_ptr = is_pointer(dst.kind), src_ptr = is_pointer(src.kind);
+  if (a.op == AluOp::Sub && dst_ptr && src_ptr) {
+    // ptr - ptr: a number (privileged programs may); only meaningful within one region.
+    if (!same_region(dst, src)) throw Stop{reg_name(a.dst) + " subtraction of pointers into different regions"};
+    dst = {Kind::Scalar, 0, address(dst) - address(src)};
+    return;
+  }
+  if (a.op == AluOp::Add && !dst_ptr && src_ptr) {  // scalar + ptr
+    const uint64_t delta = dst.value;
+    dst = src;
+    dst.value += delta;
+  } else if ((a.op == AluOp::Add || a.op == AluOp::Sub) && dst_ptr && !src_ptr) {
+    dst.value = a.op == AluOp::Add ? dst.value + src.value : dst.value - src.value;
+  } else {
     throw Stop{reg_name(a.dst) + " pointer arithmetic with this operation is prohibited"};
-  const uint64_t delta = operand(m, a.src);
-  m.r[a.dst].value = a.op == AluOp::Add ? dst.value + delta : dst.value - delta;
-  return true;
+  }
+  if (dst.kind == Kind::PacketEnd || dst.kind == Kind::MapPtr)
+    throw Stop{reg_name(a.dst) + " pointer arithmetic on " + kind_name(dst.kind) + " prohibited"};
+}
+
+bool pointer_condition(const Executor& x, const Jmp& j) {
+  const RegState lhs = x.r[j.dst];
+  const RegState rhs = j.src.is_reg ? x.r[j.src.reg] : RegState{Kind::Scalar, 0, imm_value(kDomain, j.src.imm)};
+  if (lhs.kind == Kind::Uninit) throw Stop{reg_name(j.dst) + " !read_ok"};
+  if (rhs.kind == Kind::Uninit) throw Stop{reg_name(j.src.reg) + " !read_ok"};
+  const bool both = is_pointer(lhs.kind) && is_pointer(rhs.kind);
+  const bool null_check = !both && (j.cond == Cond::Eq || j.cond == Cond::Ne) &&
+                          (is_pointer(lhs.kind) ? rhs : lhs).value == 0;
+  if (!j.is64 || !(both ? same_region(lhs, rhs) : null_check))
+    throw Stop{"R" + std::to_string(j.dst) + " pointer comparison prohibited"};
+  return condition(kDomain, j.cond, true, address(lhs), address(rhs));
+}
+
+// LD_ABS / LD_IND: the kernel's rewrite calls a loader that returns the big-endian value or a
+// negative error, on which the program exits with r0 = 0. Negative offsets address from the
+// network header (SKF_NET_OFF) or the link-layer header (SKF_LL_OFF).
+void packet_load(Executor& x, const PacketLoad& l) {
+  if (x.model != CtxModel::Tc && x.model != CtxModel::SocketFilter)
+    throw Stop{"BPF_LD_[ABS|IND] instructions are only valid for socket filters and tc programs"};
+  if (x.r[6].kind != Kind::Ctx) throw Stop{"at the time of BPF_LD_ABS|IND R6 != pointer to skb"};
+  const std::size_t n = std::size_t(bytes(l.width));
+  int32_t k = l.imm;
+  if (l.indirect) k = int32_t(uint32_t(scalar(x, l.src)) + uint32_t(l.imm));
+  constexpr int32_t kNetOff = -0x100000, kLlOff = -0x200000;
+  int64_t at;  // offset in the packet buffer
+  if (k >= 0)
+    at = int64_t(x.data) + k;
+  else if (k >= kNetOff)
+    at = int64_t(x.eth_start + kEthHeader) + (k - kNetOff);
+  else if (k >= kLlOff)
+    at = int64_t(x.eth_start) + (k - kLlOff);
+  else
+    at = -1;
+  const bool from_data = k >= 0;
+  const int64_t lo = from_data ? int64_t(x.data) : int64_t(x.eth_start);
+  for (int i = 1; i <= 5; ++i) x.r[i] = {Kind::Uninit, 0, 0};
+  if (at < lo || at + int64_t(n) > int64_t(x.data_end)) throw ExitNow{0};
+  uint64_t v = 0;
+  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | (*x.packet)[std::size_t(at) + i];
+  x.r[0] = {Kind::Scalar, 0, v};
 }
 
 }  // namespace
 
-Interpreter::Interpreter(std::span<const Insn> image) : by_slot_(image.size(), Decoded{Exit{}}) {
-  for (auto& [pc, insn] : decode_program(image)) by_slot_[pc] = insn;
+// --- calls ------------------------------------------------------------------------------------
+
+void Executor::enter_program(std::size_t index) {
+  prog = index;
+  model = interp.programs_[index].model;
+  depth = 0;
+  frames[0].reset();
+  r[kFramePointer] = {Kind::Stack, 0, 0};
 }
 
-namespace {
-
-RunResult execute(const std::vector<Decoded>& by_slot_, Machine& m, const RunLimits& limits) {
-  m.r[kFramePointer] = {Kind::StackPtr, 0};
-  RunResult result;
+void Executor::execute(const RunLimits& limits) {
   std::size_t pc = 0;
+  uint64_t may_goto_left[Interpreter::kMaxFrames];
+  may_goto_left[0] = kMayGotoBudget;
+  const std::vector<Decoded>* by_slot = &interp.programs_[prog].by_slot;
+  const std::vector<std::pair<int, int64_t>>* refs = &interp.programs_[prog].map_refs;
   try {
     for (;;) {
-      if (pc >= by_slot_.size()) throw Stop{"fell off the end of the program"};
-      if (result.executed == limits.max_insns)
+      if (pc >= by_slot->size()) throw Stop{"fell off the end of the program"};
+      if (out.executed == limits.max_insns)
         throw Stop{"instruction limit of " + std::to_string(limits.max_insns) + " reached"};
-      ++result.executed;
-      const Decoded& insn = by_slot_[pc];
+      ++out.executed;
+      const Decoded& insn = (*by_slot)[pc];
       std::size_t next = pc + 1;
       if (const auto* a = std::get_if<Alu>(&insn)) {
-        RegState& dst = m.r[a->dst];
+        RegState& dst = r[a->dst];
         // The common case first: scalars on both sides need none of the pointer rules.
-        if (dst.kind == Kind::Scalar && (!a->src.is_reg || m.r[a->src.reg].kind == Kind::Scalar)) {
-          const uint64_t src = a->src.is_reg ? m.r[a->src.reg].value : imm_value(kDomain, a->src.imm);
+        if (dst.kind == Kind::Scalar && (!a->src.is_reg || r[a->src.reg].kind == Kind::Scalar)) [[likely]] {
+          const uint64_t src = a->src.is_reg ? r[a->src.reg].value : imm_value(kDomain, a->src.imm);
           dst.value = alu_result(kDomain, a->op, a->is64, dst.value, src);
-        } else if (!pointer_alu(m, *a)) {
-          const uint64_t dst = a->op == AluOp::Mov || a->op == AluOp::MovSx8 || a->op == AluOp::MovSx16 ||
-                                       a->op == AluOp::MovSx32
-                                   ? 0
-                                   : scalar(m, a->dst);
-          m.r[a->dst] = {Kind::Scalar, alu_result(kDomain, a->op, a->is64, dst, operand(m, a->src))};
+        } else if (const bool moves = a->op == AluOp::Mov || a->op == AluOp::MovSx8 || a->op == AluOp::MovSx16 ||
+                                      a->op == AluOp::MovSx32;
+                   (a->src.is_reg && is_pointer(r[a->src.reg].kind)) || (!moves && is_pointer(dst.kind))) {
+          pointer_alu(*this, *a);
+        } else {
+          const uint64_t d = moves ? 0 : scalar(*this, a->dst);
+          r[a->dst] = {Kind::Scalar, 0, alu_result(kDomain, a->op, a->is64, d, operand(*this, a->src))};
         }
-      } else if (const auto* e = std::get_if<Endian>(&insn)) {
-        m.r[e->dst] = {Kind::Scalar, endian_result(kDomain, e->order, e->bits, scalar(m, e->dst))};
       } else if (const auto* j = std::get_if<Jmp>(&insn)) {
-        if (condition(kDomain, j->cond, j->is64, scalar(m, j->dst), operand(m, j->src))) next = pc + 1 + j->off;
+        const bool taken = r[j->dst].kind == Kind::Scalar && (!j->src.is_reg || r[j->src.reg].kind == Kind::Scalar)
+                               ? condition(kDomain, j->cond, j->is64, r[j->dst].value,
+                                           j->src.is_reg ? r[j->src.reg].value : imm_value(kDomain, j->src.imm))
+                               : pointer_condition(*this, *j);
+        if (taken) next = pc + 1 + std::size_t(int64_t(j->off));
+      } else if (const auto* ld = std::get_if<Load>(&insn)) {
+        load(*this, *ld);
+      } else if (const auto* st = std::get_if<Store>(&insn)) {
+        store(*this, *st);
+      } else if (const auto* e = std::get_if<Endian>(&insn)) {
+        r[e->dst] = {Kind::Scalar, 0, endian_result(kDomain, e->order, e->bits, scalar(*this, e->dst))};
       } else if (const auto* ja = std::get_if<Ja>(&insn)) {
         next = std::size_t(int64_t(pc) + 1 + ja->off);
       } else if (const auto* l = std::get_if<LdImm64>(&insn)) {
-        if (l->pseudo != 0) throw Stop{"ldimm64 of a map, BTF object or function is not modelled yet"};
-        m.r[l->dst] = {Kind::Scalar, l->value()};
+        const auto [map, offset] = (*refs)[pc];
+        if (map >= 0) {
+          if (offset < 0) {
+            r[l->dst] = {Kind::MapPtr, uint16_t(map), 0};
+          } else {
+            MapInstance& m = maps()[std::size_t(map)];
+            const uint32_t zero = 0;
+            uint8_t* value = m.lookup({reinterpret_cast<const uint8_t*>(&zero), 4}, env.cpu);
+            if (!value) throw InternalError("global data map without its value");
+            const bool writable = !(m.def().flags & BPF_F_RDONLY_PROG);
+            r[l->dst] = {Kind::MapValue, region_for(value, m.def().value_size, writable), uint64_t(offset)};
+          }
+        } else if (l->pseudo != 0) {
+          throw Stop{"ldimm64 of a map, BTF object or function that the object file does not relocate"};
+        } else {
+          r[l->dst] = {Kind::Scalar, 0, l->value()};
+        }
         next = pc + 2;
-      } else if (const auto* ld = std::get_if<Load>(&insn)) {
-        m.r[ld->dst] = load(m, *ld);
-      } else if (const auto* st = std::get_if<Store>(&insn)) {
-        store(m, *st);
       } else if (const auto* at = std::get_if<Atomic>(&insn)) {
-        atomic(m, *at);
+        atomic(*this, *at);
+      } else if (const auto* c = std::get_if<Call>(&insn)) {
+        if (c->kind == CallKind::Helper) {
+          if (c->imm == BPF_FUNC_tail_call) {
+            tail_call();  // returns only when the tail call fails
+          } else {
+            call_helper(*this, c->imm);
+          }
+          if (prog != std::size_t(-1) && by_slot != &interp.programs_[prog].by_slot) {
+            // A tail call replaced the program.
+            by_slot = &interp.programs_[prog].by_slot;
+            refs = &interp.programs_[prog].map_refs;
+            may_goto_left[0] = kMayGotoBudget;
+            next = 0;
+          }
+        } else if (c->kind == CallKind::Local) {
+          if (depth + 1 == Interpreter::kMaxFrames)
+            throw Stop{"the call stack of " + std::to_string(Interpreter::kMaxFrames) + " frames is too deep"};
+          Frame& f = frames[++depth];
+          f.reset();
+          f.return_pc = pc + 1;
+          for (int i = 0; i < 4; ++i) f.saved[i] = r[6 + i];
+          may_goto_left[depth] = kMayGotoBudget;
+          r[kFramePointer] = {Kind::Stack, uint16_t(depth), 0};
+          next = pc + 1 + std::size_t(int64_t(c->imm));
+        } else {
+          throw Stop{"kfunc calls are not modelled by the interpreter"};
+        }
       } else if (std::holds_alternative<Exit>(insn)) {
-        result.r0 = scalar(m, 0);
-        return result;
+        if (r[0].kind == Kind::Uninit) throw Stop{"R0 !read_ok"};
+        if (depth == 0) {
+          out.r0 = scalar(*this, 0);
+          return;
+        }
+        const Frame& f = frames[depth--];
+        for (int i = 0; i < 4; ++i) r[6 + i] = f.saved[i];
+        for (int i = 1; i <= 5; ++i) r[i] = {Kind::Uninit, 0, 0};
+        r[kFramePointer] = {Kind::Stack, uint16_t(depth), 0};
+        next = f.return_pc;
+      } else if (const auto* pl = std::get_if<PacketLoad>(&insn)) {
+        packet_load(*this, *pl);
+      } else if (const auto* mg = std::get_if<MayGoto>(&insn)) {
+        if (may_goto_left[depth] == 0)
+          next = pc + 1 + std::size_t(int64_t(mg->off));
+        else
+          --may_goto_left[depth];
       } else {
-        throw Stop{"this instruction is not modelled by the interpreter yet"};
+        throw Stop{"this instruction (addr_space_cast) is not modelled by the interpreter"};
       }
       pc = next;
     }
   } catch (const Stop& s) {
-    result.fault = Fault{pc, s.reason};
+    out.fault = Fault{pc, s.reason};
+  } catch (const ExitNow& e) {
+    out.r0 = e.r0;
   }
-  return result;
+}
+
+void Executor::tail_call() {
+  // bpf_tail_call(ctx, prog_array, index): on success the current program is replaced (its
+  // frame with it); on failure execution continues, r0 untouched and r1-r5 clobbered.
+  int map_index = -1;
+  MapInstance& m = map_arg(2, &map_index);
+  if (m.def().type != BPF_MAP_TYPE_PROG_ARRAY) throw Stop{"bpf_tail_call needs a prog array"};
+  if (r[1].kind != Kind::Ctx) throw Stop{"bpf_tail_call's R1 must be the context"};
+  if (depth != 0) throw Stop{"tail calls from bpf-to-bpf callees are not modelled"};
+  const uint32_t index = uint32_t(scalar_arg(3));
+  const RegState ctx_reg = r[1];
+  for (int i = 1; i <= 5; ++i) r[i] = {Kind::Uninit, 0, 0};
+  if (index >= m.def().max_entries || out.tail_calls >= Interpreter::kMaxTailCalls) return;
+  const uint8_t* slot = m.lookup({reinterpret_cast<const uint8_t*>(&index), 4}, env.cpu);
+  if (!slot) return;
+  uint32_t target = 0;
+  std::memcpy(&target, slot, 4);
+  if (target >= interp.programs_.size()) throw Stop{"the prog array holds program " + std::to_string(target) + ", which the module lacks"};
+  ++out.tail_calls;
+  enter_program(target);
+  r[1] = ctx_reg;
+}
+
+uint16_t Executor::region_for(uint8_t* base, uint32_t n, bool writable) {
+  for (std::size_t i = 0; i < regions.size(); ++i)
+    if (regions[i].base == base && regions[i].size == n) return uint16_t(i);
+  if (regions.size() == 0xffff) throw Stop{"too many distinct map values in one run"};
+  regions.push_back({base, n, writable});
+  return uint16_t(regions.size() - 1);
+}
+
+std::span<uint8_t> Executor::mem_arg(int reg, std::size_t n, bool write, const char* what) {
+  const RegState& b = r[reg];
+  if (n == 0) return {};
+  if (b.kind == Kind::Ctx) throw Stop{reg_name(reg) + " (" + what + "): the context is not helper memory"};
+  if (b.kind == Kind::Scalar && b.value == 0) throw Stop{reg_name(reg) + " (" + what + ") is NULL"};
+  const Access a = access(*this, b, reg, 0, n);
+  if (a.frame) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (!write && !a.frame->is_written(a.at + i))
+        throw Stop{"invalid indirect read from stack " + reg_name(reg) + " (" + what + ") " +
+                   range_text(int64_t(b.value) + int64_t(i), n - i)};
+    if (write) {
+      a.frame->mark_written(a.at, n);
+      for (std::size_t s = a.at / 8; s <= (a.at + n - 1) / 8; ++s) a.frame->spilled &= ~(uint64_t(1) << s);
+    }
+  } else if (write && !a.writable) {
+    throw Stop{reg_name(reg) + " (" + what + ") points to read-only memory"};
+  }
+  return {a.p, n};
+}
+
+uint64_t Executor::scalar_arg(int reg) const { return scalar(*this, reg); }
+
+MapInstance& Executor::map_arg(int reg, int* index) {
+  if (r[reg].kind != Kind::MapPtr) throw Stop{reg_name(reg) + " must be a map (type " + kind_name(r[reg].kind) + ")"};
+  if (index) *index = r[reg].region;
+  return maps()[r[reg].region];
+}
+
+std::span<uint8_t> Executor::skb_data() {
+  if (model != CtxModel::Tc && model != CtxModel::SocketFilter) throw Stop{"the helper needs an skb (tc or socket filter)"};
+  return {packet->data() + data, data_end - data};
+}
+
+// --- Interpreter ------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<Decoded> decode_image(std::span<const Insn> image) {
+  std::vector<Decoded> by_slot(image.size(), Decoded{Exit{}});
+  for (auto& [pc, insn] : decode_program(image)) by_slot[pc] = insn;
+  return by_slot;
 }
 
 }  // namespace
 
+Interpreter::Interpreter(std::span<const Insn> image, uint32_t prog_type) {
+  Prog p;
+  p.by_slot = decode_image(image);
+  p.model = prog_type == 0 ? CtxModel::None : ctx_model_for(prog_type);
+  p.map_refs.assign(image.size(), {-1, 0});
+  p.name = "prog";
+  programs_.push_back(std::move(p));
+}
+
+Interpreter::Interpreter(const Module& module, MapSet& maps) : maps_(&maps) {
+  if (maps.size() != module.maps.size()) throw InternalError("the MapSet was not made from this module's maps");
+  for (const Program& program : module.programs) {
+    Prog p;
+    p.name = program.name();
+    p.model = ctx_model_for(program.prog_type);
+    try {
+      p.by_slot = decode_image(program.image);
+    } catch (const InputError& e) {
+      throw e.within(Location{module.path, program.name(), {}});
+    }
+    p.map_refs.assign(program.image.size(), {-1, 0});
+    for (const FunctionRange& range : program.functions) {
+      const Function* f = range.name == program.name() ? &program.entry : module.find_subprogram(range.name);
+      if (!f) throw InternalError("image function " + range.name + " is not in the module");
+      for (const Relocation& rel : f->relocs) {
+        const std::size_t slot = range.start + rel.insn;
+        const Location at{module.path, program.name(), slot};
+        if (rel.kind == RelocKind::Map) {
+          auto it = std::find_if(module.maps.begin(), module.maps.end(), [&](const MapDef& d) { return d.name == rel.target; });
+          if (it == module.maps.end()) throw InputError(at, "relocation against map " + rel.target + ", which the module lacks");
+          p.map_refs[slot] = {int(it - module.maps.begin()), -1};
+        } else if (rel.kind == RelocKind::GlobalData) {
+          auto it = std::find_if(module.maps.begin(), module.maps.end(),
+                                 [&](const MapDef& d) { return d.internal && d.section == rel.section; });
+          if (it == module.maps.end())
+            throw InputError(at, "relocation against " + rel.section + ", for which the module has no map");
+          p.map_refs[slot] = {int(it - module.maps.begin()), int64_t(rel.offset)};
+        }
+      }
+    }
+    programs_.push_back(std::move(p));
+  }
+}
+
 RunResult Interpreter::run(uint64_t r1, const RunLimits& limits) const {
-  Machine m;
-  m.r[1] = {Kind::Ctx, r1};
-  return execute(by_slot_, m, limits);
+  PacketResult out;
+  Environment env;
+  Executor x(*this, env, out);
+  x.enter_program(0);
+  x.model = CtxModel::None;
+  for (int i = 0; i < 10; ++i) x.r[i] = {Kind::Uninit, 0, 0};
+  x.r[1] = {Kind::Scalar, 0, r1};
+  x.execute(limits);
+  return out;
 }
 
 RunResult Interpreter::run(std::span<uint8_t> memory, const RunLimits& limits) const {
-  Machine m;
-  m.memory = memory;
-  m.r[1] = {Kind::MemPtr, 0};
-  m.r[2] = {Kind::Scalar, memory.size()};
-  return execute(by_slot_, m, limits);
+  PacketResult out;
+  Environment env;
+  Executor x(*this, env, out);
+  x.enter_program(0);
+  x.model = CtxModel::None;
+  x.memory = memory;
+  for (int i = 0; i < 10; ++i) x.r[i] = {Kind::Uninit, 0, 0};
+  x.r[1] = {Kind::Mem, 0, 0};
+  x.r[2] = {Kind::Scalar, 0, memory.size()};
+  x.execute(limits);
+  return out;
+}
+
+namespace {
+
+// eth_type_trans's packet type for a frame received on the loopback device, whose address and
+// broadcast address are both zero: so ff:ff:ff:ff:ff:ff counts as multicast (seen on Linux 6.18).
+uint32_t packet_type(std::span<const uint8_t> frame) {
+  const uint8_t* dst = frame.data();
+  if (dst[0] & 1) return 2;  // PACKET_MULTICAST
+  return std::all_of(dst, dst + 6, [](uint8_t b) { return b == 0; }) ? 0 /*HOST*/ : 3 /*OTHERHOST*/;
+}
+
+// eth_type_trans's protocol, as the __sk_buff field holds it (a __be16 in a u32).
+uint32_t skb_protocol(std::span<const uint8_t> frame) {
+  const uint16_t type = uint16_t(frame[12] << 8 | frame[13]);
+  uint16_t proto = type;
+  if (type < 0x600) proto = frame.size() >= 16 && frame[14] == 0xff && frame[15] == 0xff ? 0x0001 : 0x0004;
+  return uint32_t(uint16_t(proto >> 8 | proto << 8));
+}
+
+void put32(std::vector<uint8_t>& ctx, uint32_t offset, uint32_t v) { std::memcpy(ctx.data() + offset, &v, 4); }
+
+}  // namespace
+
+PacketResult Interpreter::run(std::size_t program, const RunInput& input, const Environment& env,
+                              const RunLimits& limits) const {
+  if (program >= programs_.size()) throw InternalError("no program " + std::to_string(program));
+  const Prog& p = programs_[program];
+  const std::size_t len = input.packet.size();
+  const Location where{{}, p.name, {}};
+  PacketResult out;
+  Executor x(*this, env, out);
+  x.enter_program(program);
+  for (int i = 0; i < 10; ++i) x.r[i] = {Kind::Uninit, 0, 0};
+  x.r[1] = {Kind::Ctx, 0, 0};
+  x.prandom_state = env.prandom_seed;
+  out.ctx.assign(input.ctx.begin(), input.ctx.end());
+  x.ctx = &out.ctx;
+
+  if (p.model == CtxModel::None)
+    throw InputError(where, "the program's type has no context the interpreter models; run it with a memory block instead");
+  if (takes_packet(p.model)) {
+    if (len < kEthHeader)
+      throw InputError(where, "a packet of " + std::to_string(len) + " bytes is shorter than the 14-byte Ethernet header the kernel requires");
+    const std::size_t size = ctx_size(p.model);
+    if (!out.ctx.empty() && out.ctx.size() != size)
+      throw InputError(where, "the context has " + std::to_string(out.ctx.size()) + " bytes; " + ctx_model_name(p.model) +
+                                  " has " + std::to_string(size));
+    out.ctx.resize(size, 0);
+    for (std::size_t i = 0; i < size; ++i) {
+      const CtxField* f = ctx_field_at(p.model, int64_t(i), 1);
+      if (out.ctx[i] != 0 && (!f || !f->user_settable))
+        throw InputError(where, std::string("the test run context may not set ") + (f ? f->name : "byte " + std::to_string(i)));
+    }
+  } else if (input.packet.size() != 0) {
+    throw InputError(where, "a tracing program does not take a packet");
+  }
+
+  x.packet = &out.packet;
+  const std::span<const uint8_t> frame = input.packet;
+  switch (p.model) {
+    case CtxModel::Xdp: {
+      const std::size_t max = kXdpFrameSize - kXdpHeadroom - kXdpTailroom;
+      if (len > max)
+        throw InputError(where, "a packet of " + std::to_string(len) + " bytes does not fit the " + std::to_string(max) +
+                                    " bytes of an XDP test-run frame");
+      out.packet.assign(kXdpFrameSize, 0);
+      std::copy(frame.begin(), frame.end(), out.packet.begin() + kXdpHeadroom);
+      x.meta = x.data = x.eth_start = uint32_t(kXdpHeadroom);
+      x.data_end = uint32_t(kXdpHeadroom + len);
+      x.frame_end = uint32_t(kXdpFrameSize - kXdpTailroom);
+      uint32_t ingress = 0;
+      std::memcpy(&ingress, out.ctx.data() + offsetof(xdp_md, ingress_ifindex), 4);
+      if (ingress == 0) put32(out.ctx, offsetof(xdp_md, ingress_ifindex), env.ifindex);
+      break;
+    }
+    case CtxModel::Tc:
+    case CtxModel::SocketFilter: {
+      const std::size_t max = kPageSize - kSkbHeadroom - kSkbTailroom;
+      if (len > max)
+        throw InputError(where, "a packet of " + std::to_string(len) + " bytes does not fit the " + std::to_string(max) +
+                                    " bytes of an skb test run");
+      // The skb test run also wants the whole network header of IPv4 and IPv6 frames (it reads
+      // their addresses into the socket it makes): seen on Linux 6.18, EINVAL below 34 and 54 bytes.
+      const uint16_t ethertype = uint16_t(frame[12] << 8 | frame[13]);
+      if ((ethertype == 0x0800 && len < kEthHeader + 20) || (ethertype == 0x86dd && len < kEthHeader + 40))
+        throw InputError(where, "an skb test run refuses an " + std::string(ethertype == 0x0800 ? "IPv4" : "IPv6") +
+                                    " frame of " + std::to_string(len) + " bytes, shorter than its network header");
+      out.packet.assign(kSkbHeadroom + len, 0);
+      std::copy(frame.begin(), frame.end(), out.packet.begin() + kSkbHeadroom);
+      x.eth_start = kSkbHeadroom;
+      x.data = p.model == CtxModel::Tc ? kSkbHeadroom : kSkbHeadroom + kEthHeader;
+      x.meta = x.data;
+      x.data_end = uint32_t(kSkbHeadroom + len);
+      x.frame_end = x.data_end;
+      put32(out.ctx, offsetof(__sk_buff, len), x.data_end - x.data);
+      put32(out.ctx, offsetof(__sk_buff, pkt_type), packet_type(frame));
+      put32(out.ctx, offsetof(__sk_buff, protocol), skb_protocol(frame));
+      uint32_t ifindex = 0;
+      std::memcpy(&ifindex, out.ctx.data() + offsetof(__sk_buff, ifindex), 4);
+      if (ifindex == 0) put32(out.ctx, offsetof(__sk_buff, ifindex), env.ifindex);
+      break;
+    }
+    case CtxModel::Tracing:
+    case CtxModel::None: break;
+  }
+
+  x.execute(limits);
+
+  if (takes_packet(p.model)) {
+    const uint32_t from = p.model == CtxModel::Xdp ? x.meta : x.eth_start;
+    if (p.model == CtxModel::SocketFilter) std::fill_n(out.packet.begin() + x.eth_start, kEthHeader, 0);
+    out.packet = std::vector<uint8_t>(out.packet.begin() + from, out.packet.begin() + x.data_end);
+    if (p.model == CtxModel::Xdp) {
+      put32(out.ctx, offsetof(xdp_md, data), x.data - x.meta);
+      put32(out.ctx, offsetof(xdp_md, data_end), x.data_end - x.meta);
+    }
+  } else {
+    out.packet.clear();
+  }
+  return out;
 }
 
 }  // namespace tristate

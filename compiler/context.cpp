@@ -1,0 +1,131 @@
+#include "compiler/context.hpp"
+
+#include <linux/bpf.h>
+
+#include <cstddef>
+
+namespace tristate {
+
+CtxModel ctx_model_for(uint32_t prog_type) {
+  switch (prog_type) {
+    case BPF_PROG_TYPE_XDP: return CtxModel::Xdp;
+    case BPF_PROG_TYPE_SCHED_CLS:
+    case BPF_PROG_TYPE_SCHED_ACT: return CtxModel::Tc;
+    case BPF_PROG_TYPE_SOCKET_FILTER: return CtxModel::SocketFilter;
+    case BPF_PROG_TYPE_TRACEPOINT:
+    case BPF_PROG_TYPE_KPROBE:
+    case BPF_PROG_TYPE_RAW_TRACEPOINT:
+    case BPF_PROG_TYPE_PERF_EVENT:
+    case BPF_PROG_TYPE_TRACING: return CtxModel::Tracing;
+    default: return CtxModel::None;
+  }
+}
+
+const char* ctx_model_name(CtxModel m) {
+  switch (m) {
+    case CtxModel::None: return "none";
+    case CtxModel::Xdp: return "xdp_md";
+    case CtxModel::Tc: return "__sk_buff (tc)";
+    case CtxModel::SocketFilter: return "__sk_buff (socket filter)";
+    case CtxModel::Tracing: return "tracing context";
+  }
+  return "?";
+}
+
+std::size_t ctx_size(CtxModel m) {
+  switch (m) {
+    case CtxModel::Xdp: return sizeof(xdp_md);
+    case CtxModel::Tc:
+    case CtxModel::SocketFilter: return sizeof(__sk_buff);
+    default: return 0;
+  }
+}
+
+namespace {
+
+#define XDP(field, value) CtxField{#field, offsetof(xdp_md, field), 4, CtxValue::value, false, false}
+
+std::vector<CtxField> xdp_fields() {
+  // ingress_ifindex and rx_queue_index may be given to a test run (they pick the receive queue).
+  // egress_ifindex is readable only by programs attached to a devmap (expected attach type
+  // BPF_XDP_DEVMAP), which are not modelled: plain XDP programs are refused it.
+  std::vector<CtxField> f = {XDP(data, Data), XDP(data_end, DataEnd), XDP(data_meta, DataMeta),
+                             XDP(ingress_ifindex, Scalar), XDP(rx_queue_index, Scalar)};
+  f[3].user_settable = f[4].user_settable = true;
+  return f;
+}
+
+#undef XDP
+
+// __sk_buff fields as tc and socket filters see them. `writable_tc` / `writable_sf`: stores the
+// verifier allows for each; `user`: fields BPF_PROG_TEST_RUN takes from ctx_in.
+std::vector<CtxField> skb_fields(bool tc) {
+  struct Row {
+    const char* name;
+    uint32_t offset, size;
+    CtxValue value;
+    bool writable_tc, writable_sf, readable_sf, user;
+  };
+  const Row rows[] = {
+      {"len", offsetof(__sk_buff, len), 4, CtxValue::Scalar, false, false, true, false},
+      {"pkt_type", offsetof(__sk_buff, pkt_type), 4, CtxValue::Scalar, false, false, true, false},
+      {"mark", offsetof(__sk_buff, mark), 4, CtxValue::Scalar, true, false, true, true},
+      {"queue_mapping", offsetof(__sk_buff, queue_mapping), 4, CtxValue::Scalar, true, false, true, false},
+      {"protocol", offsetof(__sk_buff, protocol), 4, CtxValue::Scalar, false, false, true, false},
+      {"vlan_present", offsetof(__sk_buff, vlan_present), 4, CtxValue::Scalar, false, false, true, false},
+      {"vlan_tci", offsetof(__sk_buff, vlan_tci), 4, CtxValue::Scalar, false, false, true, false},
+      {"vlan_proto", offsetof(__sk_buff, vlan_proto), 4, CtxValue::Scalar, false, false, true, false},
+      {"priority", offsetof(__sk_buff, priority), 4, CtxValue::Scalar, true, false, true, true},
+      {"ingress_ifindex", offsetof(__sk_buff, ingress_ifindex), 4, CtxValue::Scalar, false, false, true, true},
+      {"ifindex", offsetof(__sk_buff, ifindex), 4, CtxValue::Scalar, false, false, true, true},
+      {"tc_index", offsetof(__sk_buff, tc_index), 4, CtxValue::Scalar, true, false, true, false},
+      {"cb[0]", offsetof(__sk_buff, cb) + 0, 4, CtxValue::Scalar, true, true, true, true},
+      {"cb[1]", offsetof(__sk_buff, cb) + 4, 4, CtxValue::Scalar, true, true, true, true},
+      {"cb[2]", offsetof(__sk_buff, cb) + 8, 4, CtxValue::Scalar, true, true, true, true},
+      {"cb[3]", offsetof(__sk_buff, cb) + 12, 4, CtxValue::Scalar, true, true, true, true},
+      {"cb[4]", offsetof(__sk_buff, cb) + 16, 4, CtxValue::Scalar, true, true, true, true},
+      {"hash", offsetof(__sk_buff, hash), 4, CtxValue::Scalar, false, false, true, false},
+      {"tc_classid", offsetof(__sk_buff, tc_classid), 4, CtxValue::Scalar, true, false, false, false},
+      {"data", offsetof(__sk_buff, data), 4, CtxValue::Data, false, false, false, false},
+      {"data_end", offsetof(__sk_buff, data_end), 4, CtxValue::DataEnd, false, false, false, false},
+      {"napi_id", offsetof(__sk_buff, napi_id), 4, CtxValue::Scalar, false, false, true, false},
+      {"data_meta", offsetof(__sk_buff, data_meta), 4, CtxValue::DataMeta, false, false, false, false},
+      {"tstamp", offsetof(__sk_buff, tstamp), 8, CtxValue::Scalar, true, false, false, true},
+      {"wire_len", offsetof(__sk_buff, wire_len), 4, CtxValue::Scalar, false, false, false, true},
+      {"gso_segs", offsetof(__sk_buff, gso_segs), 4, CtxValue::Scalar, false, false, true, true},
+      {"gso_size", offsetof(__sk_buff, gso_size), 4, CtxValue::Scalar, false, false, true, true},
+      {"hwtstamp", offsetof(__sk_buff, hwtstamp), 8, CtxValue::Scalar, false, false, false, true},
+  };
+  std::vector<CtxField> f;
+  for (const Row& r : rows) {
+    if (!tc && !r.readable_sf) continue;
+    f.push_back({r.name, r.offset, r.size, r.value, tc ? r.writable_tc : r.writable_sf, r.user});
+  }
+  return f;
+}
+
+}  // namespace
+
+const std::vector<CtxField>& ctx_fields(CtxModel m) {
+  static const std::vector<CtxField> none, xdp = xdp_fields(), tc = skb_fields(true), sf = skb_fields(false);
+  switch (m) {
+    case CtxModel::Xdp: return xdp;
+    case CtxModel::Tc: return tc;
+    case CtxModel::SocketFilter: return sf;
+    default: return none;
+  }
+}
+
+const CtxField* ctx_field_at(CtxModel m, int64_t offset, int size) {
+  for (const CtxField& f : ctx_fields(m))
+    if (offset >= int64_t(f.offset) && offset + size <= int64_t(f.offset + f.size)) return &f;
+  return nullptr;
+}
+
+const CtxField* ctx_field_named(CtxModel m, const std::string& name) {
+  for (const CtxField& f : ctx_fields(m))
+    if (name == f.name) return &f;
+  return nullptr;
+}
+
+}  // namespace tristate

@@ -1,0 +1,50 @@
+// The context a program's r1 points to, per program type: its layout (the kernel's UAPI structs
+// `xdp_md` and `__sk_buff`, or an opaque block for tracing programs), which fields a program may
+// read and write, and which loads give packet pointers instead of numbers. Field access rules
+// follow what the Linux 6.18 verifier accepts for each program type (xdp_is_valid_access,
+// tc_cls_act_is_valid_access, sk_filter_is_valid_access); the interpreter refuses the rest.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tristate {
+
+enum class CtxModel : uint8_t {
+  None,          // no context type (raw bytecode): r1 is whatever the caller gives
+  Xdp,           // struct xdp_md
+  Tc,            // struct __sk_buff of sched_cls / sched_act: skb->data at the Ethernet header
+  SocketFilter,  // struct __sk_buff of socket filters: skb->data past the Ethernet header
+  Tracing,       // tracepoints, kprobes, raw tracepoints, perf events: a read-only block
+};
+
+CtxModel ctx_model_for(uint32_t prog_type);
+const char* ctx_model_name(CtxModel m);
+// Whether programs of this model run on a packet.
+inline bool takes_packet(CtxModel m) { return m == CtxModel::Xdp || m == CtxModel::Tc || m == CtxModel::SocketFilter; }
+
+// What a load from a context field gives.
+enum class CtxValue : uint8_t { Scalar, Data, DataEnd, DataMeta };
+
+struct CtxField {
+  const char* name;
+  uint32_t offset;
+  uint32_t size;        // bytes of the field (an array such as cb[5] is one entry per element)
+  CtxValue value;       // pointer fields must be loaded whole, with a 4-byte load
+  bool writable;        // the program may store to it
+  bool user_settable;   // BPF_PROG_TEST_RUN's ctx_in may set it (all other bytes must be zero)
+};
+
+// The context's size in bytes (0 for None; for Tracing the caller's block decides).
+std::size_t ctx_size(CtxModel m);
+// The model's fields, in layout order (empty for None and Tracing).
+const std::vector<CtxField>& ctx_fields(CtxModel m);
+// The field an access of `size` bytes at `offset` falls in, when the access lies within one
+// field; nullptr otherwise.
+const CtxField* ctx_field_at(CtxModel m, int64_t offset, int size);
+// The field named `name` ("cb[2]" names one element of cb), or nullptr.
+const CtxField* ctx_field_named(CtxModel m, const std::string& name);
+
+}  // namespace tristate
