@@ -265,6 +265,7 @@ uint64_t xdp_adjust_tail(Executor& x) {
   const int64_t offset = int32_t(x.scalar_arg(2));
   const int64_t end = int64_t(x.data_end) + offset;
   if (end > int64_t(x.frame_end) || end < int64_t(x.data) + kEthHeader) return err(EINVAL);
+  if (std::size_t(end) > x.packet->size()) x.packet->resize(std::size_t(end), 0);
   if (offset > 0) std::memset(x.packet->data() + x.data_end, 0, std::size_t(offset));
   x.data_end = uint32_t(end);
   return 0;

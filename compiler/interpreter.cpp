@@ -359,13 +359,24 @@ void Executor::execute(const RunLimits& limits) {
   may_goto_left[0] = kMayGotoBudget;
   const std::vector<Decoded>* by_slot = &interp.programs_[prog].by_slot;
   const std::vector<std::pair<int, int64_t>>* refs = &interp.programs_[prog].map_refs;
+  // Kept in locals on the hot path, written back however the run ends.
+  const Decoded* code = by_slot->data();
+  std::size_t size = by_slot->size();
+  uint64_t executed = out.executed;
+  const uint64_t limit = limits.max_insns;
+  struct WriteBack {
+    uint64_t& from;
+    uint64_t& to;
+    ~WriteBack() { to = from; }
+  } write_back{executed, out.executed};
   try {
     for (;;) {
-      if (pc >= by_slot->size()) throw Stop{"fell off the end of the program"};
-      if (out.executed == limits.max_insns)
-        throw Stop{"instruction limit of " + std::to_string(limits.max_insns) + " reached"};
-      ++out.executed;
-      const Decoded& insn = (*by_slot)[pc];
+      if (pc >= size) [[unlikely]]
+        throw Stop{"fell off the end of the program"};
+      if (executed == limit) [[unlikely]]
+        throw Stop{"instruction limit of " + std::to_string(limit) + " reached"};
+      ++executed;
+      const Decoded& insn = code[pc];
       std::size_t next = pc + 1;
       if (const auto* a = std::get_if<Alu>(&insn)) {
         RegState& dst = r[a->dst];
@@ -427,6 +438,8 @@ void Executor::execute(const RunLimits& limits) {
             // A tail call replaced the program.
             by_slot = &interp.programs_[prog].by_slot;
             refs = &interp.programs_[prog].map_refs;
+            code = by_slot->data();
+            size = by_slot->size();
             may_goto_left[0] = kMayGotoBudget;
             next = 0;
           }
@@ -667,6 +680,7 @@ PacketResult Interpreter::run(std::size_t program, const RunInput& input, const 
                                   " has " + std::to_string(size));
     out.ctx.resize(size, 0);
     for (std::size_t i = 0; i < size; ++i) {
+      if (out.ctx[i] == 0) continue;
       const CtxField* f = ctx_field_at(p.model, int64_t(i), 1);
       if (out.ctx[i] != 0 && (!f || !f->user_settable))
         throw InputError(where, std::string("the test run context may not set ") + (f ? f->name : "byte " + std::to_string(i)));
@@ -683,7 +697,9 @@ PacketResult Interpreter::run(std::size_t program, const RunInput& input, const 
       if (len > max)
         throw InputError(where, "a packet of " + std::to_string(len) + " bytes does not fit the " + std::to_string(max) +
                                     " bytes of an XDP test-run frame");
-      out.packet.assign(kXdpFrameSize, 0);
+      // The frame's bytes past the packet are only reachable through bpf_xdp_adjust_tail, which
+      // grows the buffer (zeroed, as the kernel clears them) when it needs to.
+      out.packet.assign(kXdpHeadroom + len, 0);
       std::copy(frame.begin(), frame.end(), out.packet.begin() + kXdpHeadroom);
       x.meta = x.data = x.eth_start = uint32_t(kXdpHeadroom);
       x.data_end = uint32_t(kXdpHeadroom + len);
@@ -729,7 +745,8 @@ PacketResult Interpreter::run(std::size_t program, const RunInput& input, const 
   if (takes_packet(p.model)) {
     const uint32_t from = p.model == CtxModel::Xdp ? x.meta : x.eth_start;
     if (p.model == CtxModel::SocketFilter) std::fill_n(out.packet.begin() + x.eth_start, kEthHeader, 0);
-    out.packet = std::vector<uint8_t>(out.packet.begin() + from, out.packet.begin() + x.data_end);
+    out.packet.resize(x.data_end);
+    out.packet.erase(out.packet.begin(), out.packet.begin() + from);
     if (p.model == CtxModel::Xdp) {
       put32(out.ctx, offsetof(xdp_md, data), x.data - x.meta);
       put32(out.ctx, offsetof(xdp_md, data_end), x.data_end - x.meta);
