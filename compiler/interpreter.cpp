@@ -272,14 +272,25 @@ void pointer_alu(Executor& x, const Alu& a) {
   RegState& dst = x.r[a.dst];
   const RegState src = a.src.is_reg ? x.r[a.src.reg] : RegState{Kind::Scalar, 0, imm_value(kDomain, a.src.imm)};
   if (a.op == AluOp::Mov) {
-    if (!a.is64) throw Stop{reg_name(a.dst) + " 32-bit move of a pointer is not modelled"};
-    dst = src;
+    // A 32-bit copy of a pointer is a number to privileged programs: the address's low half.
+    // Like every use of a pointer as a number it is meaningful only where addresses cancel
+    // (clang emits `w1 = w7; w1 -= w8` for data_end - data); these are pretend addresses, so a
+    // value that does not cancel differs from the kernel's, whose addresses are random anyway.
+    dst = a.is64 ? src : RegState{Kind::Scalar, 0, uint32_t(address(src))};
     return;
   }
   if (dst.kind == Kind::Uninit) throw Stop{reg_name(a.dst) + " !read_ok"};
   if (src.kind == Kind::Uninit) throw Stop{reg_name(a.src.reg) + " !read_ok"};
-  if (!a.is64) throw Stop{reg_name(a.dst) + " 32-bit pointer arithmetic prohibited"};
   const bool dst_ptr = is_pointer(dst.kind), src_ptr = is_pointer(src.kind);
+  if (!a.is64) {
+    // Privileged programs may subtract in 32 bits, getting a number (clang emits `w1 -= w2` for
+    // data_end - data); meaningful only for two pointers into one region.
+    if (a.op == AluOp::Sub && (!dst_ptr || !src_ptr || same_region(dst, src))) {
+      dst = {Kind::Scalar, 0, uint32_t(address(dst) - address(src))};
+      return;
+    }
+    throw Stop{reg_name(a.dst) + " 32-bit pointer arithmetic prohibited"};
+  }
   if (a.op == AluOp::Sub && dst_ptr && src_ptr) {
     // ptr - ptr: a number (privileged programs may); only meaningful within one region.
     if (!same_region(dst, src)) throw Stop{reg_name(a.dst) + " subtraction of pointers into different regions"};

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <linux/bpf.h>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <time.h>
 
@@ -91,6 +93,104 @@ nlohmann::json seeds_for(const fs::path& object) {
   return nlohmann::json::parse(in);
 }
 
+struct Totals {
+  std::size_t compared = 0, refused_by_both = 0, programs = 0, mismatches = 0;
+  std::vector<std::string> interpreter_only;
+};
+
+// Runs every program of the object at `path` on `count` generated packets in the kernel and the
+// interpreter, maps seeded from `seeds` in both, and compares after every packet.
+void differential(const fs::path& path, const nlohmann::json& seeds, std::size_t count, Totals& totals) {
+  const Module module = read_elf(path.string());
+  KernelObject kernel = KernelObject::load(path.string());
+  std::vector<std::string> names;
+  for (const auto& p : module.programs) names.push_back(p.name());
+
+  for (std::size_t index = 0; index < module.programs.size(); ++index) {
+    const std::string& name = names[index];
+    const std::string label = path.filename().string() + ":" + name;
+    MapSet maps(module.maps, kernel.ncpus());
+    maps.seed_json(seeds, names, Location{path.string(), {}, {}});
+    const Interpreter interp(module, maps);
+
+    if (!kernel.can_test_run(name)) {
+      // The kernel cannot run it (tracing); the interpreter must still run it without a fault.
+      const PacketResult r = interp.run(index, RunInput{{}, std::vector<uint8_t>(64, 0)});
+      INFO(label << ": " << (r.fault ? r.fault->reason : ""));
+      CHECK(!r.fault);
+      totals.interpreter_only.push_back(label);
+      continue;
+    }
+    ++totals.programs;
+    kernel.reset();
+    std::vector<MapContents> seeded;
+    for (const MapContents& m : maps.dump())
+      if (seeds.contains(m.name)) seeded.push_back(m);
+    kernel.seed(seeded);
+
+    const uint64_t packet_seed = std::hash<std::string>{}(name) ^ path.filename().string().size();
+    const auto packets = test::generate_packets(count, packet_seed);
+    std::map<std::size_t, std::vector<Bytes>> drained;
+    for (std::size_t k = 0; k < packets.size(); ++k) {
+      const auto& packet = packets[k];
+      INFO(label << " packet " << k << " (" << test::describe(packet) << "): " << hex(packet));
+      Environment env;
+      std::optional<KernelRun> kr;
+      std::string kernel_error;
+      const uint64_t t0 = monotonic_ns();
+      try {
+        kr = kernel.run(name, packet);
+      } catch (const InputError& e) {
+        kernel_error = e.what();
+      }
+      env.ktime_ns = t0;
+      std::optional<PacketResult> ir;
+      std::string interp_error;
+      try {
+        ir = interp.run(index, RunInput{packet, {}}, env);
+      } catch (const InputError& e) {
+        interp_error = e.what();
+      }
+      ++totals.compared;
+      if (!kr || !ir) {
+        INFO("kernel: " << (kr ? "ran" : kernel_error) << "; interpreter: " << (ir ? "ran" : interp_error));
+        CHECK(!kr);
+        CHECK(!ir);
+        if (!kr && !ir)
+          ++totals.refused_by_both;
+        else
+          ++totals.mismatches;
+        continue;
+      }
+      INFO("interpreter fault: " << (ir->fault ? ir->fault->reason + " at insn " + std::to_string(ir->fault->insn) : "none"));
+      REQUIRE(!ir->fault);
+      const bool same_r0 = kr->retval == uint32_t(ir->r0);
+      const bool same_packet = kr->packet_out == ir->packet;
+      // The kernel's ring buffers are drained by each dump (the consumer keeps the records); the
+      // interpreter's are drained the same way here, so neither fills up over the packets.
+      std::vector<MapContents> interp_maps = maps.dump();
+      for (std::size_t m = 0; m < interp_maps.size(); ++m) {
+        if (module.maps[m].type != BPF_MAP_TYPE_RINGBUF) continue;
+        auto& acc = drained[m];
+        acc.insert(acc.end(), interp_maps[m].records.begin(), interp_maps[m].records.end());
+        interp_maps[m].records = acc;
+        maps[m].clear();
+      }
+      const std::string maps_diff = map_difference(kernel.dump(), interp_maps);
+      INFO("r0 kernel " << kr->retval << " interpreter " << ir->r0);
+      INFO("packet kernel " << hex(kr->packet_out) << "\n  interpreter " << hex(ir->packet));
+      INFO("maps: " << maps_diff);
+      CHECK(same_r0);
+      CHECK(same_packet);
+      CHECK(maps_diff.empty());
+      if (!same_r0 || !same_packet || !maps_diff.empty()) {
+        ++totals.mismatches;
+        break;  // the states have diverged; the rest of this program's packets would only repeat it
+      }
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("corpus programs: interpreter and kernel agree on r0, packet and maps for 200 packets each",
@@ -104,89 +204,26 @@ TEST_CASE("corpus programs: interpreter and kernel agree on r0, packet and maps 
   std::sort(objects.begin(), objects.end());
   REQUIRE(objects.size() >= 28);
 
-  std::size_t compared = 0, refused_by_both = 0, programs = 0, mismatches = 0;
-  std::vector<std::string> interpreter_only;
-  for (const fs::path& path : objects) {
-    const Module module = read_elf(path.string());
-    KernelObject kernel = KernelObject::load(path.string());
-    const nlohmann::json seeds = seeds_for(path);
-    std::vector<std::string> names;
-    for (const auto& p : module.programs) names.push_back(p.name());
+  Totals totals;
+  for (const fs::path& path : objects) differential(path, seeds_for(path), 200, totals);
+  std::cout << "corpus differential: compared " << totals.compared << " packet runs of " << totals.programs
+            << " programs in " << objects.size() << " objects with the kernel (" << totals.refused_by_both
+            << " refused by both as the kernel refuses them), " << totals.mismatches << " mismatches; "
+            << totals.interpreter_only.size() << " tracing programs the kernel cannot test-run ran in the interpreter only\n";
+  CHECK(totals.mismatches == 0);
+  CHECK(totals.programs >= 24);
+}
 
-    for (std::size_t index = 0; index < module.programs.size(); ++index) {
-      const std::string& name = names[index];
-      const std::string label = path.filename().string() + ":" + name;
-      MapSet maps(module.maps, kernel.ncpus());
-      maps.seed_json(seeds, names, Location{path.string(), {}, {}});
-      const Interpreter interp(module, maps);
-
-      if (!kernel.can_test_run(name)) {
-        // The kernel cannot run it (tracing); the interpreter must still run it without a fault.
-        const PacketResult r = interp.run(index, RunInput{{}, std::vector<uint8_t>(64, 0)});
-        INFO(label << ": " << (r.fault ? r.fault->reason : ""));
-        CHECK(!r.fault);
-        interpreter_only.push_back(label);
-        continue;
-      }
-      ++programs;
-      kernel.reset();
-      std::vector<MapContents> seeded;
-      for (const MapContents& m : maps.dump())
-        if (seeds.contains(m.name)) seeded.push_back(m);
-      kernel.seed(seeded);
-
-      const uint64_t packet_seed = std::hash<std::string>{}(name) ^ path.filename().string().size();
-      const auto packets = test::generate_packets(200, packet_seed);
-      for (std::size_t k = 0; k < packets.size(); ++k) {
-        const auto& packet = packets[k];
-        INFO(label << " packet " << k << " (" << test::describe(packet) << "): " << hex(packet));
-        Environment env;
-        std::optional<KernelRun> kr;
-        std::string kernel_error;
-        const uint64_t t0 = monotonic_ns();
-        try {
-          kr = kernel.run(name, packet);
-        } catch (const InputError& e) {
-          kernel_error = e.what();
-        }
-        env.ktime_ns = t0;
-        std::optional<PacketResult> ir;
-        std::string interp_error;
-        try {
-          ir = interp.run(index, RunInput{packet, {}}, env);
-        } catch (const InputError& e) {
-          interp_error = e.what();
-        }
-        ++compared;
-        if (!kr || !ir) {
-          INFO("kernel: " << (kr ? "ran" : kernel_error) << "; interpreter: " << (ir ? "ran" : interp_error));
-          CHECK(!kr);
-          CHECK(!ir);
-          if (!kr && !ir) ++refused_by_both; else ++mismatches;
-          continue;
-        }
-        INFO("interpreter fault: " << (ir->fault ? ir->fault->reason + " at insn " + std::to_string(ir->fault->insn) : "none"));
-        REQUIRE(!ir->fault);
-        const bool same_r0 = kr->retval == uint32_t(ir->r0);
-        const bool same_packet = kr->packet_out == ir->packet;
-        const std::string maps_diff = map_difference(kernel.dump(), maps.dump());
-        INFO("r0 kernel " << kr->retval << " interpreter " << ir->r0);
-        INFO("packet kernel " << hex(kr->packet_out) << "\n  interpreter " << hex(ir->packet));
-        INFO("maps: " << maps_diff);
-        CHECK(same_r0);
-        CHECK(same_packet);
-        CHECK(maps_diff.empty());
-        if (!same_r0 || !same_packet || !maps_diff.empty()) {
-          ++mismatches;
-          break;  // the states have diverged; the rest of this program's packets would only repeat it
-        }
-      }
-    }
-  }
-  std::cout << "corpus differential: compared " << compared << " packet runs of " << programs
-            << " programs in " << objects.size() << " objects with the kernel (" << refused_by_both
-            << " refused by both as the kernel refuses them), " << mismatches << " mismatches; "
-            << interpreter_only.size() << " tracing programs the kernel cannot test-run ran in the interpreter only\n";
-  CHECK(mismatches == 0);
-  CHECK(programs >= 24);
+TEST_CASE("tail calls, ring buffer, LRU and per-CPU hash: interpreter and kernel agree", "[kernel][differential][tail_calls]") {
+  std::string why;
+  if (!test::kernel_test_may_run(kernel_bpf_available(&why), why, "the tail call differential test")) return;
+  const fs::path path = fs::path(test::env("TRISTATE_TEST_DATA_DIR")) / "tail_calls.o";
+  const auto seeds = nlohmann::json::parse(R"({"jump_table": {"entries": [{"key": 0, "value": "stage_a"},
+                                                                           {"key": 1, "value": "stage_b"}]}})");
+  Totals totals;
+  differential(path, seeds, 300, totals);
+  std::cout << "tail call differential: compared " << totals.compared << " packet runs of " << totals.programs
+            << " programs, " << totals.mismatches << " mismatches\n";
+  CHECK(totals.mismatches == 0);
+  CHECK(totals.programs == 3);
 }
