@@ -1,5 +1,6 @@
 // The interpreter against the running kernel on every corpus program: each packet program runs on
-// 200 generated packets (well-formed and malformed, lengths from 0 to 1500) in both, with the
+// 200 generated packets (well-formed and malformed) and on one packet of every length from 0 to
+// 1500, in both, with the
 // same map contents (benchmarks/progs/NAME.maps.json seeds them), and after every packet the
 // return value, the packet bytes and every map must be identical. Map state carries over from
 // packet to packet in both, so stateful programs are compared over the whole sequence.
@@ -98,9 +99,10 @@ struct Totals {
   std::vector<std::string> interpreter_only;
 };
 
-// Runs every program of the object at `path` on `count` generated packets in the kernel and the
+// Runs every program of the object at `path` on `count` generated packets (and, with
+// `every_length`, on one packet of every length from 0 to 1500 as well) in the kernel and the
 // interpreter, maps seeded from `seeds` in both, and compares after every packet.
-void differential(const fs::path& path, const nlohmann::json& seeds, std::size_t count, Totals& totals) {
+void differential(const fs::path& path, const nlohmann::json& seeds, std::size_t count, bool every_length, Totals& totals) {
   const Module module = read_elf(path.string());
   KernelObject kernel = KernelObject::load(path.string());
   std::vector<std::string> names;
@@ -129,7 +131,11 @@ void differential(const fs::path& path, const nlohmann::json& seeds, std::size_t
     kernel.seed(seeded);
 
     const uint64_t packet_seed = std::hash<std::string>{}(name) ^ path.filename().string().size();
-    const auto packets = test::generate_packets(count, packet_seed);
+    auto packets = test::generate_packets(count, packet_seed);
+    if (every_length) {
+      const auto more = test::packets_of_every_length(packet_seed);
+      packets.insert(packets.end(), more.begin(), more.end());
+    }
     std::map<std::size_t, std::vector<Bytes>> drained;
     for (std::size_t k = 0; k < packets.size(); ++k) {
       const auto& packet = packets[k];
@@ -193,7 +199,7 @@ void differential(const fs::path& path, const nlohmann::json& seeds, std::size_t
 
 }  // namespace
 
-TEST_CASE("corpus programs: interpreter and kernel agree on r0, packet and maps for 200 packets each",
+TEST_CASE("corpus programs: interpreter and kernel agree on r0, packet and maps for 200 packets and every length",
           "[kernel][differential][corpus]") {
   std::string why;
   if (!test::kernel_test_may_run(kernel_bpf_available(&why), why, "the corpus differential test")) return;
@@ -205,7 +211,7 @@ TEST_CASE("corpus programs: interpreter and kernel agree on r0, packet and maps 
   REQUIRE(objects.size() >= 28);
 
   Totals totals;
-  for (const fs::path& path : objects) differential(path, seeds_for(path), 200, totals);
+  for (const fs::path& path : objects) differential(path, seeds_for(path), 200, true, totals);
   std::cout << "corpus differential: compared " << totals.compared << " packet runs of " << totals.programs
             << " programs in " << objects.size() << " objects with the kernel (" << totals.refused_by_both
             << " refused by both as the kernel refuses them), " << totals.mismatches << " mismatches; "
@@ -221,7 +227,7 @@ TEST_CASE("tail calls, ring buffer, LRU and per-CPU hash: interpreter and kernel
   const auto seeds = nlohmann::json::parse(R"({"jump_table": {"entries": [{"key": 0, "value": "stage_a"},
                                                                            {"key": 1, "value": "stage_b"}]}})");
   Totals totals;
-  differential(path, seeds, 300, totals);
+  differential(path, seeds, 300, false, totals);
   std::cout << "tail call differential: compared " << totals.compared << " packet runs of " << totals.programs
             << " programs, " << totals.mismatches << " mismatches\n";
   CHECK(totals.mismatches == 0);
