@@ -157,6 +157,22 @@ nlohmann::json changed_entries(const MapContents& before, const MapContents& aft
   return out;
 }
 
+// "BEFORE -> AFTER" for a changed value in hex; for values over 16 bytes only the bytes that
+// changed, as "bytes A..B: OLD -> NEW" runs.
+std::string value_change(const std::string& before, const std::string& after) {
+  if (before.size() != after.size() || before.size() <= 32) return before + " -> " + after;
+  std::string out;
+  for (std::size_t i = 0; i < before.size(); i += 2) {
+    if (before.compare(i, 2, after, i, 2) == 0) continue;
+    std::size_t j = i;
+    while (j < before.size() && before.compare(j, 2, after, j, 2) != 0) j += 2;
+    out += (out.empty() ? "" : ", ") + std::string("bytes ") + std::to_string(i / 2) + ".." + std::to_string(j / 2) +
+           ": " + before.substr(i, j - i) + " -> " + after.substr(i, j - i);
+    i = j;
+  }
+  return out;
+}
+
 int run_module(const RunArgs& args) {
   const Module module = load(args.input);
   const auto selected = select_programs(module, args.prog);
@@ -277,9 +293,14 @@ int run_module(const RunArgs& args) {
         for (const auto& rec : entries["records"]) std::cout << name << ": record " << rec.get<std::string>() << "\n";
         continue;
       }
-      for (const auto& e : entries)
-        std::cout << name << "[" << e["key"].get<std::string>() << "]: " << (e["before"].is_null() ? "(none)" : e["before"].dump())
-                  << " -> " << (e["after"].is_null() ? "(deleted)" : e["after"].dump()) << "\n";
+      for (const auto& e : entries) {
+        std::cout << name << "[" << e["key"].get<std::string>() << "]: ";
+        if (e["before"].is_string() && e["after"].is_string())
+          std::cout << value_change(e["before"].get<std::string>(), e["after"].get<std::string>()) << "\n";
+        else
+          std::cout << (e["before"].is_null() ? "(none)" : e["before"].dump()) << " -> "
+                    << (e["after"].is_null() ? "(deleted)" : e["after"].dump()) << "\n";
+      }
     }
   }
   return 0;

@@ -294,3 +294,131 @@ TEST_CASE("run --raw: r1 points to --mem, r0 printed in hex", "[cli][run]") {
   CHECK(forever.status == 2);  // missing file
   CHECK(forever.err.find("cannot open") != std::string::npos);
 }
+
+namespace {
+
+std::string corpus_object(const std::string& name) {
+  return (std::filesystem::path(env("TRISTATE_PROGS_DIR")) / (name + ".v3.o")).string();
+}
+
+// Ethernet/IPv4/TCP from 10.0.0.1:12345 to 10.0.0.2:80, 58 bytes.
+const std::string kTcpPacket =
+    "000000000001000000000002080045000028000100004006f97c0a0000010a000002303900500000000000000000500220000000000000000000";
+
+}  // namespace
+
+TEST_CASE("run FILE --packet: verdict, packet, changed maps and instruction count", "[cli][run]") {
+  auto r = run_tristate({"run", corpus_object("xdp_parse"), "--packet", kTcpPacket});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("r0 = 2 (XDP_PASS)\n") == 0);
+  CHECK(r.out.find("executed 68 instructions\n") != std::string::npos);
+  CHECK(r.out.find("packet unchanged (58 bytes)") != std::string::npos);
+  CHECK(r.out.find("proto_stats[02000000]") != std::string::npos);
+
+  // --maps seeds a rule for 10.0.0.1:80/tcp that drops; the rule's hit counter changes.
+  TempDir dir;
+  const std::string seeds = dir.file("seeds.json");
+  write_file(seeds, R"({"fw_rules": {"entries": [{"key": "0a00000100500600", "value": "01000000000000000000000000000000"}]}})");
+  auto j = run_tristate({"run", corpus_object("xdp_firewall"), "--packet", kTcpPacket, "--maps", seeds, "--json"});
+  INFO(j.err);
+  REQUIRE(j.status == 0);
+  auto parsed = nlohmann::json::parse(j.out);
+  CHECK(parsed["program"] == "xdp_firewall");
+  CHECK(parsed["runs"][0]["r0"] == 1);
+  CHECK(parsed["runs"][0]["verdict"] == "XDP_DROP");
+  CHECK(parsed["changed_maps"]["fw_rules"][0]["after"] == "01000000000000000100000000000000");
+  CHECK(parsed["maps"]["fw_rules"]["entries"].size() == 1);
+  // Without the rule the default verdict (array fw_default, zero: XDP_ABORTED) applies.
+  auto plain = run_tristate({"run", corpus_object("xdp_firewall"), "--packet", kTcpPacket, "--json"});
+  REQUIRE(plain.status == 0);
+  CHECK(nlohmann::json::parse(plain.out)["runs"][0]["r0"] != 1);
+
+  // tc: --ctx sets mark; the NAT rewrites the destination of a matching packet.
+  auto nat = run_tristate({"run", corpus_object("tc_nat"), "--packet", kTcpPacket, "--ctx", R"({"mark": 3})", "--maps",
+                           R"({"nat_rules": {"entries": [{"key": "0a00000200500600", "value": "c0a801011f9000000000000000000000"}]}})",
+                           "--json"});
+  INFO(nat.err);
+  REQUIRE(nat.status == 0);
+  auto n = nlohmann::json::parse(nat.out);
+  CHECK(n["runs"][0]["packet_changed"] == true);
+  CHECK(n["runs"][0]["packet"].get<std::string>().substr(60, 8) == "c0a80101");  // daddr now 192.168.1.1
+}
+
+TEST_CASE("run FILE --pcap and --repeat: maps carry over between packets", "[cli][run]") {
+  TempDir dir;
+  std::vector<uint8_t> packet;
+  for (std::size_t i = 0; i < kTcpPacket.size(); i += 2) packet.push_back(uint8_t(std::stoi(kTcpPacket.substr(i, 2), nullptr, 16)));
+  // A classic pcap: header, then three records of the packet.
+  std::string cap;
+  const auto put32 = [&cap](uint32_t v) { cap.append(reinterpret_cast<const char*>(&v), 4); };
+  const auto put16 = [&cap](uint16_t v) { cap.append(reinterpret_cast<const char*>(&v), 2); };
+  put32(0xa1b2c3d4);
+  put16(2);
+  put16(4);
+  put32(0);
+  put32(0);
+  put32(65535);
+  put32(1);
+  for (int i = 0; i < 3; ++i) {
+    put32(0);
+    put32(0);
+    put32(uint32_t(packet.size()));
+    put32(uint32_t(packet.size()));
+    cap.append(packet.begin(), packet.end());
+  }
+  const std::string pcap = dir.file("three.pcap");
+  write_file(pcap, cap);
+  auto r = run_tristate({"run", corpus_object("xdp_parse"), "--pcap", pcap, "--json"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto parsed = nlohmann::json::parse(r.out);
+  CHECK(parsed["runs"].size() == 3);
+  // proto_stats[2] counts packets and bytes: 3 packets of 58 bytes.
+  CHECK(parsed["changed_maps"]["proto_stats"][0]["after"] == "0300000000000000ae00000000000000");
+
+  auto rep = run_tristate({"run", corpus_object("xdp_parse"), "--packet", kTcpPacket, "--repeat", "4", "--json"});
+  REQUIRE(rep.status == 0);
+  auto rp = nlohmann::json::parse(rep.out);
+  CHECK(rp["runs"][0]["executed"] == 4 * 68);
+  CHECK(rp["changed_maps"]["proto_stats"][0]["after"] == "0400000000000000e800000000000000");
+}
+
+TEST_CASE("run FILE: bad input exits 2 with a clear message", "[cli][run][corrupt]") {
+  const std::string xdp = corpus_object("xdp_parse");
+  auto no_packet = run_tristate({"run", xdp});
+  CHECK(no_packet.status == 2);
+  CHECK(no_packet.err.find("runs on a packet: give --packet HEX or --pcap FILE") != std::string::npos);
+
+  auto short_packet = run_tristate({"run", xdp, "--packet", "0011"});
+  CHECK(short_packet.status == 2);
+  CHECK(short_packet.err.find("shorter than the 14-byte Ethernet header") != std::string::npos);
+
+  auto bad_hex = run_tristate({"run", xdp, "--packet", "zz"});
+  CHECK(bad_hex.status == 2);
+
+  auto bad_maps = run_tristate({"run", xdp, "--packet", kTcpPacket, "--maps", R"({"nope": {"entries": []}})"});
+  CHECK(bad_maps.status == 2);
+  CHECK(bad_maps.err.find("nope") != std::string::npos);
+
+  auto bad_json = run_tristate({"run", xdp, "--packet", kTcpPacket, "--maps", "{not json"});
+  CHECK(bad_json.status == 2);
+  CHECK(bad_json.err.find("--maps is not valid JSON") != std::string::npos);
+
+  auto bad_ctx = run_tristate({"run", corpus_object("tc_nat"), "--packet", kTcpPacket, "--ctx", R"({"len": 5})"});
+  CHECK(bad_ctx.status == 2);
+  CHECK(bad_ctx.err.find("a test run cannot set len") != std::string::npos);
+
+  auto no_prog = run_tristate({"run", xdp, "--prog", "missing", "--packet", kTcpPacket});
+  CHECK(no_prog.status == 2);
+  CHECK(no_prog.err.find("no such program") != std::string::npos);
+
+  // A fault names the file, the program and the instruction.
+  TempDir dir;
+  const std::string bin = dir.file("oob.bin");
+  // r2 = *(u32 *)(r1 + 0); r0 = *(u8 *)(r2 + 100); exit
+  write_file(bin, bytes_of({make_insn(0x61, 2, 1, 0, 0), make_insn(0x71, 0, 2, 100, 0), kExit}));
+  auto fault = run_tristate({"run", bin, "--prog-type", "xdp", "--packet", kTcpPacket});
+  CHECK(fault.status == 2);
+  CHECK(fault.err == "tristate: " + bin + ": oob: insn 1: invalid access to packet, off=100 size=1, the packet has 58 bytes\n");
+}
