@@ -440,13 +440,10 @@ void Executor::execute(const RunLimits& limits) {
         atomic(*this, *at);
       } else if (const auto* c = std::get_if<Call>(&insn)) {
         if (c->kind == CallKind::Helper) {
-          if (c->imm == BPF_FUNC_tail_call) {
-            tail_call();  // returns only when the tail call fails
-          } else {
+          if (c->imm != BPF_FUNC_tail_call) {
             call_helper(*this, c->imm);
-          }
-          if (prog != std::size_t(-1) && by_slot != &interp.programs_[prog].by_slot) {
-            // A tail call replaced the program.
+          } else if (tail_call()) {
+            // The program was replaced (possibly by itself): start the new one.
             by_slot = &interp.programs_[prog].by_slot;
             refs = &interp.programs_[prog].map_refs;
             code = by_slot->data();
@@ -497,7 +494,7 @@ void Executor::execute(const RunLimits& limits) {
   }
 }
 
-void Executor::tail_call() {
+bool Executor::tail_call() {
   // bpf_tail_call(ctx, prog_array, index): on success the current program is replaced (its
   // frame with it); on failure execution continues, r0 untouched and r1-r5 clobbered.
   int map_index = -1;
@@ -508,15 +505,16 @@ void Executor::tail_call() {
   const uint32_t index = uint32_t(scalar_arg(3));
   const RegState ctx_reg = r[1];
   for (int i = 1; i <= 5; ++i) r[i] = {Kind::Uninit, 0, 0};
-  if (index >= m.def().max_entries || out.tail_calls >= Interpreter::kMaxTailCalls) return;
+  if (index >= m.def().max_entries || out.tail_calls >= Interpreter::kMaxTailCalls) return false;
   const uint8_t* slot = m.lookup({reinterpret_cast<const uint8_t*>(&index), 4}, env.cpu);
-  if (!slot) return;
+  if (!slot) return false;
   uint32_t target = 0;
   std::memcpy(&target, slot, 4);
   if (target >= interp.programs_.size()) throw Stop{"the prog array holds program " + std::to_string(target) + ", which the module lacks"};
   ++out.tail_calls;
   enter_program(target);
   r[1] = ctx_reg;
+  return true;
 }
 
 uint16_t Executor::region_for(uint8_t* base, uint32_t n, bool writable) {

@@ -100,7 +100,8 @@ struct Executor {
   uint16_t region_for(uint8_t* base, uint32_t n, bool writable);
   // The skb's linear data as helpers see it (from skb->data to the end).
   std::span<uint8_t> skb_data();
-  void tail_call();
+  // bpf_tail_call: true when it replaced the program (which then starts at slot 0).
+  bool tail_call();
   void enter_program(std::size_t index);
 };
 

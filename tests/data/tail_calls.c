@@ -1,7 +1,7 @@
 // Tail calls, ring buffer output and the hash map types the corpus does not use, for the
 // interpreter/kernel differential test: the entry program tail-calls one of three programs
 // through a prog array, chosen by the last byte of the source MAC address; each leaves its mark in
-// the packet, in maps and in a ring buffer record.
+// the packet, in maps and in a ring buffer record; slot 2 holds the dispatcher itself.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -32,6 +32,15 @@ struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 4096);
 } events SEC(".maps");
+
+/* How many times dispatch ran: it tail-calls itself through slot 2, which the kernel allows 33
+ * times per packet (MAX_TAIL_CALL_CNT). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} dispatches SEC(".maps");
 
 struct event {
   __u32 len;
@@ -95,6 +104,11 @@ int dispatch(struct xdp_md *ctx)
   void *data = (void *)(long)ctx->data;
   __u32 slot;
 
+  __u32 zero = 0;
+  __u64 *n = bpf_map_lookup_elem(&dispatches, &zero);
+
+  if (n)
+    __sync_fetch_and_add(n, 1);
   if (data + 16 > (void *)(long)ctx->data_end)
     return XDP_DROP;
   slot = ((__u8 *)data)[11] & 3;

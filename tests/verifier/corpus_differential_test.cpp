@@ -225,7 +225,8 @@ TEST_CASE("tail calls, ring buffer, LRU and per-CPU hash: interpreter and kernel
   if (!test::kernel_test_may_run(kernel_bpf_available(&why), why, "the tail call differential test")) return;
   const fs::path path = fs::path(test::env("TRISTATE_TEST_DATA_DIR")) / "tail_calls.o";
   const auto seeds = nlohmann::json::parse(R"({"jump_table": {"entries": [{"key": 0, "value": "stage_a"},
-                                                                           {"key": 1, "value": "stage_b"}]}})");
+                                                                           {"key": 1, "value": "stage_b"},
+                                                                           {"key": 2, "value": "dispatch"}]}})");
   Totals totals;
   differential(path, seeds, 300, false, totals);
   std::cout << "tail call differential: compared " << totals.compared << " packet runs of " << totals.programs
