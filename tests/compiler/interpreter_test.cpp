@@ -360,3 +360,44 @@ TEST_CASE("helpers: unmodelled ones are named; tracing contexts are read-only bl
   CHECK(a == run_packet("call 7\nexit\n", kKprobe, {}, ctx, env).r0);  // seeded: repeatable
   CHECK(a <= 0xffffffffu);
 }
+
+TEST_CASE("fib_lookup consults the environment's table; longest prefix wins", "[interpreter][helpers]") {
+  // struct bpf_fib_lookup at fp-64: family = AF_INET, ipv4_dst = DST; r0 = result * 1000 + ifindex.
+  const auto prog = [](const char* dst) {
+    std::string s = "r6 = r1\nr1 = 0\n";
+    for (int off = 64; off > 0; off -= 8) s += "*(u64 *)(r10 - " + std::to_string(off) + ") = r1\n";
+    s += "r1 = 2\n*(u8 *)(r10 - 64) = r1\nr1 = " + std::string(dst) +
+         "\n*(u32 *)(r10 - 32) = r1\nr1 = r6\nr2 = r10\nr2 += -64\nr3 = 64\nr4 = 0\ncall 69\n"
+         "r1 = *(u32 *)(r10 - 56)\nr0 *= 1000\nr0 += r1\nr1 = *(u32 *)(r10 - 32)\n*(u32 *)(r10 - 4) = r1\nexit\n";
+    return s;
+  };
+  Environment env;
+  FibRoute lan;
+  lan.prefix = 0x0000000a;  // 10.0.0.0 as it sits in memory
+  lan.prefix_len = 24;
+  lan.ifindex = 5;
+  FibRoute def;
+  def.ifindex = 2;
+  def.gateway = 0x0101a8c0;  // 192.168.1.1
+  env.fib = {def, lan};
+  CHECK(run_packet(prog("0x0200000a").c_str(), kXdp, frame(60), {}, env).r0 == 5);    // 10.0.0.2: the /24
+  CHECK(run_packet(prog("0x08080808").c_str(), kXdp, frame(60), {}, env).r0 == 2);    // 8.8.8.8: the default
+  env.fib = {lan};
+  CHECK(run_packet(prog("0x08080808").c_str(), kXdp, frame(60), {}, env).r0 == 4000);  // BPF_FIB_LKUP_RET_NOT_FWDED
+}
+
+TEST_CASE("trace_printk formats its arguments into the run's trace", "[interpreter][helpers]") {
+  // "n=%d x=%x" written byte by byte at fp-16, then bpf_trace_printk(fmt, 10, -5, 255).
+  std::string s;
+  const std::string fmt = "n=%d x=%x";
+  for (std::size_t i = 0; i < fmt.size() + 1; ++i) {
+    const int c = i < fmt.size() ? fmt[i] : 0;
+    s += "r1 = " + std::to_string(c) + "\n*(u8 *)(r10 - " + std::to_string(16 - int(i)) + ") = r1\n";
+  }
+  s += "r1 = r10\nr1 += -16\nr2 = " + std::to_string(fmt.size() + 1) + "\nr3 = -5\nr4 = 255\ncall 6\nexit\n";
+  auto r = run_packet(s.c_str(), kXdp, frame(60));
+  REQUIRE(!r.fault);
+  REQUIRE(r.trace.size() == 1);
+  CHECK(r.trace[0] == "n=-5 x=ff");
+  CHECK(r.r0 == r.trace[0].size());
+}
