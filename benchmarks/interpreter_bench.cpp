@@ -75,8 +75,10 @@ void corpus_packet(benchmark::State& state, const std::string& object, std::size
   const Interpreter interp(module, maps);
   const std::vector<uint8_t> packet = tcp_syn();
   uint64_t executed = 0;
+  const Environment env;
+  PacketResult r;
   for (auto _ : state) {
-    PacketResult r = interp.run(program, RunInput{packet, {}});
+    interp.run(program, RunInput{packet, {}}, env, RunLimits{}, r);
     if (r.fault) {
       state.SkipWithError(r.fault->reason.c_str());
       return;

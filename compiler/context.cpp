@@ -116,10 +116,26 @@ const std::vector<CtxField>& ctx_fields(CtxModel m) {
   }
 }
 
+namespace {
+
+// For each byte of a context, the field it belongs to (the interpreter looks fields up on every
+// context access).
+struct FieldIndex {
+  std::vector<const CtxField*> at;
+  explicit FieldIndex(CtxModel m) : at(ctx_size(m), nullptr) {
+    for (const CtxField& f : ctx_fields(m))
+      for (uint32_t i = f.offset; i < f.offset + f.size; ++i) at[i] = &f;
+  }
+};
+
+}  // namespace
+
 const CtxField* ctx_field_at(CtxModel m, int64_t offset, int size) {
-  for (const CtxField& f : ctx_fields(m))
-    if (offset >= int64_t(f.offset) && offset + size <= int64_t(f.offset + f.size)) return &f;
-  return nullptr;
+  static const FieldIndex xdp(CtxModel::Xdp), tc(CtxModel::Tc), sf(CtxModel::SocketFilter);
+  const FieldIndex* index = m == CtxModel::Xdp ? &xdp : m == CtxModel::Tc ? &tc : m == CtxModel::SocketFilter ? &sf : nullptr;
+  if (!index || offset < 0 || size <= 0 || offset + size > int64_t(index->at.size())) return nullptr;
+  const CtxField* f = index->at[std::size_t(offset)];
+  return f && offset + size <= int64_t(f->offset + f->size) ? f : nullptr;
 }
 
 const CtxField* ctx_field_named(CtxModel m, const std::string& name) {

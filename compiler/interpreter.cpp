@@ -665,11 +665,23 @@ void put32(std::vector<uint8_t>& ctx, uint32_t offset, uint32_t v) { std::memcpy
 
 PacketResult Interpreter::run(std::size_t program, const RunInput& input, const Environment& env,
                               const RunLimits& limits) const {
+  PacketResult out;
+  run(program, input, env, limits, out);
+  return out;
+}
+
+void Interpreter::run(std::size_t program, const RunInput& input, const Environment& env, const RunLimits& limits,
+                      PacketResult& out) const {
   if (program >= programs_.size()) throw InternalError("no program " + std::to_string(program));
   const Prog& p = programs_[program];
   const std::size_t len = input.packet.size();
-  const Location where{{}, p.name, {}};
-  PacketResult out;
+  const auto where = [&p] { return Location{{}, p.name, {}}; };  // only built for an error
+  out.r0 = 0;
+  out.executed = 0;
+  out.fault.reset();
+  out.trace.clear();
+  out.redirect.reset();
+  out.tail_calls = 0;
   Executor x(*this, env, out);
   x.enter_program(program);
   for (int i = 0; i < 10; ++i) x.r[i] = {Kind::Uninit, 0, 0};
@@ -679,23 +691,23 @@ PacketResult Interpreter::run(std::size_t program, const RunInput& input, const 
   x.ctx = &out.ctx;
 
   if (p.model == CtxModel::None)
-    throw InputError(where, "the program's type has no context the interpreter models; run it with a memory block instead");
+    throw InputError(where(), "the program's type has no context the interpreter models; run it with a memory block instead");
   if (takes_packet(p.model)) {
     if (len < kEthHeader)
-      throw InputError(where, "a packet of " + std::to_string(len) + " bytes is shorter than the 14-byte Ethernet header the kernel requires");
+      throw InputError(where(), "a packet of " + std::to_string(len) + " bytes is shorter than the 14-byte Ethernet header the kernel requires");
     const std::size_t size = ctx_size(p.model);
     if (!out.ctx.empty() && out.ctx.size() != size)
-      throw InputError(where, "the context has " + std::to_string(out.ctx.size()) + " bytes; " + ctx_model_name(p.model) +
+      throw InputError(where(), "the context has " + std::to_string(out.ctx.size()) + " bytes; " + ctx_model_name(p.model) +
                                   " has " + std::to_string(size));
     out.ctx.resize(size, 0);
     for (std::size_t i = 0; i < size; ++i) {
       if (out.ctx[i] == 0) continue;
       const CtxField* f = ctx_field_at(p.model, int64_t(i), 1);
       if (out.ctx[i] != 0 && (!f || !f->user_settable))
-        throw InputError(where, std::string("the test run context may not set ") + (f ? f->name : "byte " + std::to_string(i)));
+        throw InputError(where(), std::string("the test run context may not set ") + (f ? f->name : "byte " + std::to_string(i)));
     }
   } else if (input.packet.size() != 0) {
-    throw InputError(where, "a tracing program does not take a packet");
+    throw InputError(where(), "a tracing program does not take a packet");
   }
 
   x.packet = &out.packet;
@@ -704,7 +716,7 @@ PacketResult Interpreter::run(std::size_t program, const RunInput& input, const 
     case CtxModel::Xdp: {
       const std::size_t max = kXdpFrameSize - kXdpHeadroom - kXdpTailroom;
       if (len > max)
-        throw InputError(where, "a packet of " + std::to_string(len) + " bytes does not fit the " + std::to_string(max) +
+        throw InputError(where(), "a packet of " + std::to_string(len) + " bytes does not fit the " + std::to_string(max) +
                                     " bytes of an XDP test-run frame");
       // The frame's bytes past the packet are only reachable through bpf_xdp_adjust_tail, which
       // grows the buffer (zeroed, as the kernel clears them) when it needs to.
@@ -722,13 +734,13 @@ PacketResult Interpreter::run(std::size_t program, const RunInput& input, const 
     case CtxModel::SocketFilter: {
       const std::size_t max = kPageSize - kSkbHeadroom - kSkbTailroom;
       if (len > max)
-        throw InputError(where, "a packet of " + std::to_string(len) + " bytes does not fit the " + std::to_string(max) +
+        throw InputError(where(), "a packet of " + std::to_string(len) + " bytes does not fit the " + std::to_string(max) +
                                     " bytes of an skb test run");
       // The skb test run also wants the whole network header of IPv4 and IPv6 frames (it reads
       // their addresses into the socket it makes): seen on Linux 6.18, EINVAL below 34 and 54 bytes.
       const uint16_t ethertype = uint16_t(frame[12] << 8 | frame[13]);
       if ((ethertype == 0x0800 && len < kEthHeader + 20) || (ethertype == 0x86dd && len < kEthHeader + 40))
-        throw InputError(where, "an skb test run refuses an " + std::string(ethertype == 0x0800 ? "IPv4" : "IPv6") +
+        throw InputError(where(), "an skb test run refuses an " + std::string(ethertype == 0x0800 ? "IPv4" : "IPv6") +
                                     " frame of " + std::to_string(len) + " bytes, shorter than its network header");
       out.packet.assign(kSkbHeadroom + len, 0);
       std::copy(frame.begin(), frame.end(), out.packet.begin() + kSkbHeadroom);
@@ -763,7 +775,6 @@ PacketResult Interpreter::run(std::size_t program, const RunInput& input, const 
   } else {
     out.packet.clear();
   }
-  return out;
 }
 
 }  // namespace tristate

@@ -123,6 +123,9 @@ class Interpreter {
   // for the frame, context bytes it does not take, a context type the interpreter lacks).
   PacketResult run(std::size_t program, const RunInput& input, const Environment& env = {},
                    const RunLimits& limits = {}) const;
+  // The same, into `out`, whose buffers are reused: the form for loops over many inputs.
+  void run(std::size_t program, const RunInput& input, const Environment& env, const RunLimits& limits,
+           PacketResult& out) const;
 
  private:
   struct Prog {

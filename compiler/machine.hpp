@@ -79,11 +79,17 @@ struct Executor {
   uint32_t eth_start = 0;  // where the Ethernet header begins (socket filters: before data)
   std::vector<uint8_t>* ctx = nullptr;
   std::span<uint8_t> memory;  // the block of run(memory)
-  std::vector<Region> regions;
+  std::vector<Region>& regions;  // a per-thread scratch list, emptied for each run
   uint64_t ktime_calls = 0;
   uint64_t prandom_state = 0;
 
-  Executor(const Interpreter& i, const Environment& e, PacketResult& o) : interp(i), env(e), out(o) {}
+  Executor(const Interpreter& i, const Environment& e, PacketResult& o) : interp(i), env(e), out(o), regions(scratch_regions()) {
+    regions.clear();
+  }
+  static std::vector<Region>& scratch_regions() {
+    thread_local std::vector<Region> scratch;
+    return scratch;
+  }
 
   MapSet& maps() const;
   // Runs from slot 0 of program `prog` until exit or a fault.
