@@ -3,6 +3,7 @@
 #include <linux/bpf.h>
 
 #include <cstddef>
+#include <string_view>
 
 namespace tristate {
 
@@ -94,12 +95,24 @@ std::vector<CtxField> skb_fields(bool tc) {
       {"wire_len", offsetof(__sk_buff, wire_len), 4, CtxValue::Scalar, false, false, false, true},
       {"gso_segs", offsetof(__sk_buff, gso_segs), 4, CtxValue::Scalar, false, false, true, true},
       {"gso_size", offsetof(__sk_buff, gso_size), 4, CtxValue::Scalar, false, false, true, true},
+      {"tstamp_type", offsetof(__sk_buff, tstamp_type), 1, CtxValue::Scalar, false, false, false, false},
       {"hwtstamp", offsetof(__sk_buff, hwtstamp), 8, CtxValue::Scalar, false, false, false, true},
   };
+  // The kernel's own widths behind the UAPI fields (struct sk_buff, skb_shared_info, qdisc_skb_cb):
+  // seen in how the 6.18 verifier answers narrow loads.
+  const std::pair<std::string_view, uint32_t> targets[] = {
+      {"pkt_type", 1}, {"protocol", 2}, {"queue_mapping", 2}, {"vlan_tci", 2}, {"vlan_proto", 2},
+      {"tc_index", 2}, {"tc_classid", 2}, {"gso_segs", 2}, {"gso_size", 2}, {"tstamp_type", 1},
+      {"tstamp", 8}, {"hwtstamp", 8}};
   std::vector<CtxField> f;
   for (const Row& r : rows) {
     if (!tc && !r.readable_sf) continue;
-    f.push_back({r.name, r.offset, r.size, r.value, tc ? r.writable_tc : r.writable_sf, r.user});
+    const bool cb = std::string_view(r.name).starts_with("cb[");
+    CtxField field{r.name, r.offset, r.size, r.value, tc ? r.writable_tc : r.writable_sf, r.user, cb};
+    for (const auto& [name, width] : targets)
+      if (name == r.name) field.target = width;
+    field.narrow = r.size != 8;
+    f.push_back(field);
   }
   return f;
 }
@@ -122,9 +135,15 @@ namespace {
 // context access).
 struct FieldIndex {
   std::vector<const CtxField*> at;
-  explicit FieldIndex(CtxModel m) : at(ctx_size(m), nullptr) {
+  std::vector<uint32_t> end;  // where the field, or the block of fields, holding each byte ends
+  explicit FieldIndex(CtxModel m) : at(ctx_size(m), nullptr), end(ctx_size(m), 0) {
     for (const CtxField& f : ctx_fields(m))
-      for (uint32_t i = f.offset; i < f.offset + f.size; ++i) at[i] = &f;
+      for (uint32_t i = f.offset; i < f.offset + f.size; ++i) {
+        at[i] = &f;
+        end[i] = f.offset + f.size;
+      }
+    for (std::size_t i = at.size(); i-- > 1;)  // extend block fields' ends to their block's
+      if (at[i] && at[i - 1] && at[i]->block && at[i - 1]->block) end[i - 1] = end[i];
   }
 };
 
@@ -135,7 +154,7 @@ const CtxField* ctx_field_at(CtxModel m, int64_t offset, int size) {
   const FieldIndex* index = m == CtxModel::Xdp ? &xdp : m == CtxModel::Tc ? &tc : m == CtxModel::SocketFilter ? &sf : nullptr;
   if (!index || offset < 0 || size <= 0 || offset + size > int64_t(index->at.size())) return nullptr;
   const CtxField* f = index->at[std::size_t(offset)];
-  return f && offset + size <= int64_t(f->offset + f->size) ? f : nullptr;
+  return f && offset + size <= int64_t(index->end[std::size_t(offset)]) ? f : nullptr;
 }
 
 const CtxField* ctx_field_named(CtxModel m, const std::string& name) {

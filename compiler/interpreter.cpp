@@ -160,11 +160,18 @@ void write_bytes(const Access& a, std::size_t n, uint64_t v) {
 
 const CtxField& ctx_field(const Executor& x, int64_t at, std::size_t n, bool write) {
   if (x.model == CtxModel::None) throw Stop{"the program has no context type; r1 is an opaque number"};
+  // The verifier refuses context accesses not aligned to their size (xdp_is_valid_access,
+  // bpf_skb_is_valid_access).
+  if (at % int64_t(n) != 0) throw Stop{"invalid bpf_context access " + range_text(at, n) + ": misaligned"};
+  if (x.model == CtxModel::Xdp && n != 4)
+    throw Stop{"invalid bpf_context access " + range_text(at, n) + ": xdp_md is accessed 4 bytes at a time"};
   const CtxField* f = ctx_field_at(x.model, at, int(n));
   if (!f)
     throw Stop{"invalid bpf_context access " + range_text(at, n) + " (" + ctx_model_name(x.model) + ")"};
   if (write && !f->writable) throw Stop{std::string("invalid bpf_context access: ") + f->name + " is read-only"};
-  if (f->value != CtxValue::Scalar && (n != 4 || at != int64_t(f->offset)))
+  if (write && !f->block && (n != f->size || at != int64_t(f->offset)))
+    throw Stop{std::string("invalid bpf_context access: ") + f->name + " must be written whole"};
+  if ((f->value != CtxValue::Scalar || !f->narrow) && !f->block && (n != f->size || at != int64_t(f->offset)))
     throw Stop{std::string("invalid bpf_context access: ") + f->name + " must be read whole"};
   return *f;
 }
@@ -187,7 +194,12 @@ RegState ctx_load(Executor& x, const RegState& b, int64_t off, std::size_t n) {
     case CtxValue::Scalar: break;
   }
   uint64_t v = 0;
-  std::memcpy(&v, x.ctx->data() + at, n);
+  if (!f.block && n >= f.target) {
+    // As wide as the kernel's real field: the verifier's rewrite loads all of it.
+    std::memcpy(&v, x.ctx->data() + f.offset, std::min<std::size_t>(f.target, f.size));
+  } else {
+    std::memcpy(&v, x.ctx->data() + at, n);
+  }
   return {Kind::Scalar, 0, v};
 }
 
@@ -467,7 +479,9 @@ void Executor::execute(const RunLimits& limits) {
       } else if (std::holds_alternative<Exit>(insn)) {
         if (r[0].kind == Kind::Uninit) throw Stop{"R0 !read_ok"};
         if (depth == 0) {
-          out.r0 = scalar(*this, 0);
+          // Privileged programs may return a pointer; its value is an address (here a pretend
+          // one), as meaningless as the kernel's.
+          out.r0 = address(r[0]);
           return;
         }
         const Frame& f = frames[depth--];

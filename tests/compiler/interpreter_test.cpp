@@ -196,12 +196,18 @@ TEST_CASE("XDP: data and data_end bound the packet, writes land in it", "[interp
   auto end_deref = run_packet("r2 = *(u32 *)(r1 + 4)\nr0 = *(u8 *)(r2 + 0)\nexit\n", kXdp, frame(60));
   REQUIRE(end_deref.fault);
   CHECK(end_deref.fault->reason == "R2 invalid mem access 'pkt_end'");
-  auto half = run_packet("r0 = *(u16 *)(r1 + 0)\nexit\n", kXdp, frame(60));
+  auto half = run_packet("r0 = *(u16 *)(r1 + 76)\nexit\n", kSchedCls, frame(60));
   REQUIRE(half.fault);
   CHECK(half.fault->reason == "invalid bpf_context access: data must be read whole");
   auto write = run_packet("r0 = 0\n*(u32 *)(r1 + 12) = r0\nexit\n", kXdp, frame(60));
   REQUIRE(write.fault);
   CHECK(write.fault->reason == "invalid bpf_context access: ingress_ifindex is read-only");
+  auto misaligned = run_packet("r0 = *(u16 *)(r1 + 13)\nexit\n", kXdp, frame(60));
+  REQUIRE(misaligned.fault);
+  CHECK(misaligned.fault->reason == "invalid bpf_context access off=13 size=2: misaligned");
+  CHECK(run_packet("r0 = *(u16 *)(r1 + 12)\nexit\n", kXdp, frame(60)).fault->reason ==
+        "invalid bpf_context access off=12 size=2: xdp_md is accessed 4 bytes at a time");
+  CHECK(run_packet("r0 = *(u16 *)(r1 + 8)\nexit\n", kSchedCls, frame(60)).r0 == 0);  // __sk_buff: narrow is fine
   auto past = run_packet("r0 = *(u32 *)(r1 + 24)\nexit\n", kXdp, frame(60));
   REQUIRE(past.fault);
   CHECK(past.fault->reason == "invalid bpf_context access off=24 size=4 (xdp_md)");
