@@ -152,7 +152,7 @@ struct FieldIndex {
 const CtxField* ctx_field_at(CtxModel m, int64_t offset, int size) {
   static const FieldIndex xdp(CtxModel::Xdp), tc(CtxModel::Tc), sf(CtxModel::SocketFilter);
   const FieldIndex* index = m == CtxModel::Xdp ? &xdp : m == CtxModel::Tc ? &tc : m == CtxModel::SocketFilter ? &sf : nullptr;
-  if (!index || offset < 0 || size <= 0 || offset + size > int64_t(index->at.size())) return nullptr;
+  if (!index || offset < 0 || size <= 0 || offset > int64_t(index->at.size()) - size) return nullptr;
   const CtxField* f = index->at[std::size_t(offset)];
   return f && offset + size <= int64_t(index->end[std::size_t(offset)]) ? f : nullptr;
 }

@@ -97,38 +97,41 @@ std::string range_text(int64_t off, std::size_t n) { return "off=" + std::to_str
 
 // The memory behind pointer `b` + off for n bytes; ctx accesses are handled by the caller.
 Access access(Executor& x, const RegState& b, int reg, int64_t off, std::size_t n) {
-  const int64_t at = int64_t(b.value) + off;
-  const int64_t end = at + int64_t(n);
+  // In 128 bits: pointer arithmetic may leave any 64-bit offset and a helper may be given any
+  // 64-bit size (the verifier would refuse both); neither may overflow before the checks.
+  using Wide = __int128;
+  const Wide at = Wide(int64_t(b.value)) + off;
+  const Wide end = at + Wide(n);
   switch (b.kind) {
     case Kind::Uninit: throw Stop{reg_name(reg) + " !read_ok"};
     case Kind::Scalar: throw Stop{reg_name(reg) + " invalid mem access 'scalar'"};
     case Kind::Stack: {
-      const int64_t i = int64_t(Interpreter::kStackSize) + at;  // `at` counts down from the top
-      if (i < 0 || i + int64_t(n) > int64_t(Interpreter::kStackSize))
-        throw Stop{"invalid stack access " + range_text(at, n)};
+      const Wide i = Wide(Interpreter::kStackSize) + at;  // `at` counts down from the top
+      if (i < 0 || i + Wide(n) > Wide(Interpreter::kStackSize))
+        throw Stop{"invalid stack access " + range_text(int64_t(at), n)};
       Frame& f = x.frames[b.region];
-      return {&f.stack[i], &f, std::size_t(i), true};
+      return {&f.stack[std::size_t(i)], &f, std::size_t(i), true};
     }
     case Kind::Packet:
       if (at < int64_t(x.data) || end > int64_t(x.data_end))
-        throw Stop{"invalid access to packet, " + range_text(at - int64_t(x.data), n) + ", the packet has " +
+        throw Stop{"invalid access to packet, " + range_text(int64_t(at - x.data), n) + ", the packet has " +
                    std::to_string(x.data_end - x.data) + " bytes"};
-      return {x.packet->data() + at, nullptr, 0, true};
+      return {x.packet->data() + std::size_t(at), nullptr, 0, true};
     case Kind::PacketMeta:
       if (at < int64_t(x.meta) || end > int64_t(x.data))
-        throw Stop{"invalid access to packet metadata, " + range_text(at - int64_t(x.meta), n) + ", there are " +
+        throw Stop{"invalid access to packet metadata, " + range_text(int64_t(at - x.meta), n) + ", there are " +
                    std::to_string(x.data - x.meta) + " bytes of it"};
-      return {x.packet->data() + at, nullptr, 0, true};
+      return {x.packet->data() + std::size_t(at), nullptr, 0, true};
     case Kind::Mem:
       if (at < 0 || end > int64_t(x.memory.size()))
-        throw Stop{"invalid access to memory, " + range_text(at, n) + " (the block has " +
+        throw Stop{"invalid access to memory, " + range_text(int64_t(at), n) + " (the block has " +
                    std::to_string(x.memory.size()) + " bytes)"};
-      return {x.memory.data() + at, nullptr, 0, true};
+      return {x.memory.data() + std::size_t(at), nullptr, 0, true};
     case Kind::MapValue: {
       const Region& g = x.regions[b.region];
       if (at < 0 || end > int64_t(g.size))
-        throw Stop{"invalid access to map value, value_size=" + std::to_string(g.size) + " " + range_text(at, n)};
-      return {g.base + at, nullptr, 0, g.writable};
+        throw Stop{"invalid access to map value, value_size=" + std::to_string(g.size) + " " + range_text(int64_t(at), n)};
+      return {g.base + std::size_t(at), nullptr, 0, g.writable};
     }
     case Kind::PacketEnd: throw Stop{reg_name(reg) + " invalid mem access 'pkt_end'"};
     case Kind::MapPtr: throw Stop{reg_name(reg) + " invalid mem access 'map_ptr'"};
@@ -176,10 +179,14 @@ const CtxField& ctx_field(const Executor& x, int64_t at, std::size_t n, bool wri
   return *f;
 }
 
+// A context pointer's offset plus the instruction's, wrapping as the pretend addresses do (the
+// verifier would refuse arithmetic that gets this far; the access is then out of bounds).
+int64_t ctx_offset(const RegState& b, int64_t off) { return int64_t(b.value + uint64_t(off)); }
+
 RegState ctx_load(Executor& x, const RegState& b, int64_t off, std::size_t n) {
-  const int64_t at = int64_t(b.value) + off;
+  const int64_t at = ctx_offset(b, off);
   if (x.model == CtxModel::Tracing) {
-    if (at < 0 || at + int64_t(n) > int64_t(x.ctx->size()))
+    if (at < 0 || at > int64_t(x.ctx->size()) - int64_t(n))
       throw Stop{"invalid bpf_context access " + range_text(at, n) + " (the tracing context given has " +
                  std::to_string(x.ctx->size()) + " bytes)"};
     uint64_t v = 0;
@@ -204,7 +211,7 @@ RegState ctx_load(Executor& x, const RegState& b, int64_t off, std::size_t n) {
 }
 
 void ctx_store(Executor& x, const RegState& b, int64_t off, std::size_t n, uint64_t v) {
-  const int64_t at = int64_t(b.value) + off;
+  const int64_t at = ctx_offset(b, off);
   if (x.model == CtxModel::Tracing) throw Stop{"invalid bpf_context access: the tracing context is read-only"};
   ctx_field(x, at, n, true);
   std::memcpy(x.ctx->data() + at, &v, n);

@@ -407,3 +407,24 @@ TEST_CASE("trace_printk formats its arguments into the run's trace", "[interpret
   CHECK(r.trace[0] == "n=-5 x=ff");
   CHECK(r.r0 == r.trace[0].size());
 }
+
+TEST_CASE("sizes and offsets that do not fit in 64 bits fault instead of wrapping (found by fuzzing)",
+          "[interpreter]") {
+  // bpf_probe_read_kernel(fp-8, -1): a size of 2^64 - 1 once passed the stack bounds check.
+  auto size = run_text("r1 = r10\nr1 += -8\nr2 = -1\ncall 113\nexit\n");
+  REQUIRE(size.fault);
+  CHECK(size.fault->insn == 3);
+  CHECK(size.fault->reason == "bpf_probe_read_kernel: invalid stack access off=-8 size=18446744073709551615");
+  // A pointer moved to offset INT64_MAX, then read at +1: the sum once overflowed.
+  auto stack = run_text("r1 = r10\nr2 = 0x7fffffffffffffff ll\nr1 += r2\nr0 = *(u8 *)(r1 + 1)\nexit\n");
+  REQUIRE(stack.fault);
+  CHECK(stack.fault->insn == 4);
+  CHECK(stack.fault->reason.starts_with("invalid stack access off="));
+  const char* ctx = "r2 = 0x7fffffffffffffff ll\nr1 += r2\nr0 = *(u32 *)(r1 + 1)\nexit\n";
+  auto xdp = run_packet(ctx, kXdp, frame(60));
+  REQUIRE(xdp.fault);
+  CHECK(xdp.fault->reason.starts_with("invalid bpf_context access off="));
+  auto tracing = run_packet(ctx, kKprobe, {}, std::vector<uint8_t>(16));
+  REQUIRE(tracing.fault);
+  CHECK(tracing.fault->reason.starts_with("invalid bpf_context access off="));
+}
