@@ -7,9 +7,12 @@
 // prints the return value, the packet after the run, the map entries that changed and the number
 // of instructions executed. The second runs raw bytecode with r1 pointing to a memory block and
 // r2 holding its size, and prints r0 in hex (the convention of BPF ISA conformance suites).
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -37,6 +40,8 @@ struct RunArgs {
   uint32_t repeat = 1;
   unsigned run_cpu = 0;
   uint64_t seed = 1;
+  uint64_t ktime = Environment{}.ktime_ns;
+  std::string fib;
   std::string raw;
   std::string mem;
   uint64_t max_insns = RunLimits{}.max_insns;
@@ -77,10 +82,11 @@ int run_raw(const RunArgs& args) {
   return 0;
 }
 
-// A JSON argument given inline (starting with '{') or as a file name.
+// A JSON argument given inline (starting with '{' or '[') or as a file name.
 nlohmann::json json_argument(const std::string& text, const char* option) {
   std::string body = text;
-  if (text.find_first_not_of(" \t\n") == std::string::npos || text[text.find_first_not_of(" \t\n")] != '{') {
+  const std::size_t first = text.find_first_not_of(" \t\n");
+  if (first == std::string::npos || (text[first] != '{' && text[first] != '[')) {
     const auto bytes = read_file_bytes(text);
     body.assign(bytes.begin(), bytes.end());
   }
@@ -119,6 +125,57 @@ std::vector<uint8_t> context_bytes(const nlohmann::json& j, CtxModel model, cons
     }
   }
   return ctx;
+}
+
+// A dotted IPv4 address as it sits in a packet (network byte order read as a host u32).
+std::optional<uint32_t> ipv4(const std::string& text) {
+  unsigned a, b, c, d;
+  char end;
+  if (std::sscanf(text.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &end) != 4 || a > 255 || b > 255 || c > 255 || d > 255)
+    return std::nullopt;
+  const uint8_t bytes[4] = {uint8_t(a), uint8_t(b), uint8_t(c), uint8_t(d)};
+  uint32_t v;
+  std::memcpy(&v, bytes, 4);
+  return v;
+}
+
+// --fib: [{"prefix": "10.0.0.0/24", "ifindex": 2, "gateway": "10.0.0.1", "smac": HEX, "dmac": HEX,
+// "mtu": 1500}, ...], the routes bpf_fib_lookup consults (gateway, macs and mtu optional).
+std::vector<FibRoute> fib_routes(const nlohmann::json& j) {
+  const auto bad = [](const std::string& why) { return InputError("--fib: " + why); };
+  if (!j.is_array()) throw bad("expected a JSON array of routes");
+  std::vector<FibRoute> routes;
+  for (const auto& r : j) {
+    if (!r.is_object() || !r.contains("prefix") || !r["prefix"].is_string() || !r.contains("ifindex") ||
+        !r["ifindex"].is_number_unsigned())
+      throw bad("each route needs \"prefix\": \"A.B.C.D/N\" and \"ifindex\": N, got " + r.dump());
+    const std::string prefix = r["prefix"];
+    const auto slash = prefix.find('/');
+    FibRoute route;
+    const auto addr = ipv4(prefix.substr(0, slash));
+    const int len = slash == std::string::npos ? 32 : std::atoi(prefix.c_str() + slash + 1);
+    if (!addr || len < 0 || len > 32) throw bad("bad prefix " + prefix);
+    route.prefix = *addr;
+    route.prefix_len = uint8_t(len);
+    route.ifindex = r["ifindex"];
+    if (r.contains("gateway")) {
+      const auto gw = r["gateway"].is_string() ? ipv4(r["gateway"]) : std::nullopt;
+      if (!gw) throw bad("bad gateway in " + r.dump());
+      route.gateway = *gw;
+    }
+    for (const char* mac : {"smac", "dmac"}) {
+      if (!r.contains(mac)) continue;
+      const auto bytes = r[mac].is_string() ? parse_hex(r[mac].get<std::string>()) : std::nullopt;
+      if (!bytes || bytes->size() != 6) throw bad(std::string(mac) + " must be 6 bytes of hex in " + r.dump());
+      std::copy(bytes->begin(), bytes->end(), (std::string(mac) == "smac" ? route.smac : route.dmac).begin());
+    }
+    if (r.contains("mtu")) {
+      if (!r["mtu"].is_number_unsigned() || r["mtu"].get<uint64_t>() > 65535) throw bad("bad mtu in " + r.dump());
+      route.mtu = uint16_t(r["mtu"].get<uint64_t>());
+    }
+    routes.push_back(route);
+  }
+  return routes;
 }
 
 std::string verdict_name(CtxModel model, uint64_t r0) {
@@ -218,6 +275,8 @@ int run_module(const RunArgs& args) {
   Environment env;
   env.cpu = args.run_cpu;
   env.prandom_seed = args.seed;
+  env.ktime_ns = args.ktime;
+  if (!args.fib.empty()) env.fib = fib_routes(json_argument(args.fib, "--fib"));
 
   nlohmann::json runs = nlohmann::json::array();
   for (std::size_t i = 0; i < packets.size(); ++i) {
@@ -331,6 +390,10 @@ void add_run_command(CLI::App& app, Run& run) {
   cmd->add_option("--run-cpu", args->run_cpu, "the CPU the program runs on (bpf_get_smp_processor_id, per-CPU maps)")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "seed of bpf_get_prandom_u32")->capture_default_str();
+  cmd->add_option("--ktime", args->ktime, "what bpf_ktime_get_ns returns, in ns")->capture_default_str();
+  cmd->add_option("--fib", args->fib,
+                  "routes for bpf_fib_lookup, as JSON (inline or a file): [{\"prefix\": \"10.0.0.0/24\", \"ifindex\": 2, "
+                  "\"gateway\": \"10.0.0.1\", \"smac\": HEX, \"dmac\": HEX, \"mtu\": 1500}]");
   cmd->add_option("--raw", args->raw,
                   "raw bytecode (8-byte little-endian instructions, or their hex text) to run with r1 pointing to --mem; "
                   "- reads stdin; prints r0 in hex");

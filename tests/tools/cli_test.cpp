@@ -422,3 +422,47 @@ TEST_CASE("run FILE: bad input exits 2 with a clear message", "[cli][run][corrup
   CHECK(fault.status == 2);
   CHECK(fault.err == "tristate: " + bin + ": oob: insn 1: invalid access to packet, off=100 size=1, the packet has 58 bytes\n");
 }
+
+TEST_CASE("run a C source with bpf_fib_lookup against routes from --fib", "[cli][run]") {
+  TempDir dir;
+  const std::string src = dir.file("fwd.c");
+  write_file(src, R"(#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp")
+int fwd(struct xdp_md *ctx)
+{
+  void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+  unsigned char *p = data;
+  struct bpf_fib_lookup fib = {};
+  if (data + 34 > data_end)
+    return XDP_DROP;
+  fib.family = 2;
+  fib.ifindex = ctx->ingress_ifindex;
+  __builtin_memcpy(&fib.ipv4_dst, p + 30, 4);
+  if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+    return XDP_PASS;
+  __builtin_memcpy(p, fib.dmac, 6);
+  __builtin_memcpy(p + 6, fib.smac, 6);
+  return bpf_redirect(fib.ifindex, 0);
+}
+char LICENSE[] SEC("license") = "GPL";
+)");
+  const std::string routes =
+      R"([{"prefix": "10.0.0.0/24", "ifindex": 4, "smac": "020000000004", "dmac": "0200000000aa"},
+          {"prefix": "0.0.0.0/0", "ifindex": 9, "gateway": "192.168.1.1"}])";
+  auto r = run_tristate({"run", src, "--packet", kTcpPacket, "--fib", routes, "--json"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["runs"][0]["verdict"] == "XDP_REDIRECT");
+  CHECK(j["runs"][0]["redirect"]["ifindex"] == 4);
+  CHECK(j["runs"][0]["packet"].get<std::string>().substr(0, 24) == "0200000000aa020000000004");
+
+  auto none = run_tristate({"run", src, "--packet", kTcpPacket, "--json"});  // no routes: not forwarded
+  REQUIRE(none.status == 0);
+  CHECK(nlohmann::json::parse(none.out)["runs"][0]["verdict"] == "XDP_PASS");
+
+  auto bad = run_tristate({"run", src, "--packet", kTcpPacket, "--fib", R"([{"prefix": "10.0.0/8", "ifindex": 1}])"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--fib: bad prefix 10.0.0/8") != std::string::npos);
+}
