@@ -312,6 +312,7 @@ uint64_t fib_lookup(Executor& x) {
   if (params.family != 2 /*AF_INET*/) return err(EAFNOSUPPORT);
   const FibRoute* best = nullptr;
   for (const FibRoute& r : x.env.fib) {
+    if (r.prefix_len > 32) throw Stop{"a route of the fib table has a prefix longer than 32 bits"};
     const uint32_t mask = r.prefix_len == 0 ? 0 : __builtin_bswap32(~uint32_t(0) << (32 - r.prefix_len));
     if ((params.ipv4_dst & mask) == (r.prefix & mask) && (!best || r.prefix_len > best->prefix_len)) best = &r;
   }

@@ -619,6 +619,8 @@ Interpreter::Interpreter(const Module& module, MapSet& maps) : maps_(&maps) {
       for (const Relocation& rel : f->relocs) {
         const std::size_t slot = range.start + rel.insn;
         const Location at{module.path, program.name(), slot};
+        if (rel.insn >= range.size || slot >= program.image.size())
+          throw InputError(at, "relocation of " + rel.symbol + " outside its function " + range.name);
         if (rel.kind == RelocKind::Map) {
           auto it = std::find_if(module.maps.begin(), module.maps.end(), [&](const MapDef& d) { return d.name == rel.target; });
           if (it == module.maps.end()) throw InputError(at, "relocation against map " + rel.target + ", which the module lacks");
