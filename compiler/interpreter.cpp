@@ -14,6 +14,11 @@ namespace tristate {
 namespace {
 
 constexpr ConcreteDomain kDomain;
+
+// Interpreter::FastAlu's code for (operation, width, operand kind).
+constexpr uint8_t fast_code(AluOp op, bool is64, bool is_reg) {
+  return uint8_t(1 + (unsigned(op) * 2 + is64) * 2 + is_reg);
+}
 constexpr uint32_t kEthHeader = 14;
 // bpf_prog_test_run_skb's headroom (NET_SKB_PAD + NET_IP_ALIGN on x86-64) and the room after
 // the data it keeps for struct skb_shared_info (SKB_DATA_ALIGN'ed); Linux 6.18.
@@ -391,6 +396,7 @@ void Executor::execute(const RunLimits& limits) {
   const std::vector<std::pair<int, int64_t>>* refs = &interp.programs_[prog].map_refs;
   // Kept in locals on the hot path, written back however the run ends.
   const Decoded* code = by_slot->data();
+  const Interpreter::FastAlu* fast = interp.programs_[prog].fast.data();
   std::size_t size = by_slot->size();
   uint64_t executed = out.executed;
   const uint64_t limit = limits.max_insns;
@@ -406,15 +412,35 @@ void Executor::execute(const RunLimits& limits) {
       if (executed == limit) [[unlikely]]
         throw Stop{"instruction limit of " + std::to_string(limit) + " reached"};
       ++executed;
+      // The common case first: an ALU instruction on scalars needs none of the pointer rules,
+      // and one switch on its precomputed code picks operation, width and operand together.
+      if (const Interpreter::FastAlu f = fast[pc]; f.code != 0 && r[f.dst].kind == Kind::Scalar &&
+                                      (!((f.code - 1) & 1) || r[f.src].kind == Kind::Scalar)) [[likely]] {
+        uint64_t& d = r[f.dst].value;
+        const uint64_t reg = r[f.src].value, imm = uint64_t(int64_t(f.imm));
+        switch (f.code) {
+#define TRISTATE_FAST_ALU(OP)                                                                                  \
+  case fast_code(AluOp::OP, true, true): d = alu_result(kDomain, AluOp::OP, true, d, reg); break;             \
+  case fast_code(AluOp::OP, true, false): d = alu_result(kDomain, AluOp::OP, true, d, imm); break;            \
+  case fast_code(AluOp::OP, false, true): d = alu_result(kDomain, AluOp::OP, false, d, reg); break;           \
+  case fast_code(AluOp::OP, false, false): d = alu_result(kDomain, AluOp::OP, false, d, imm); break;
+          TRISTATE_FAST_ALU(Add) TRISTATE_FAST_ALU(Sub) TRISTATE_FAST_ALU(Mul) TRISTATE_FAST_ALU(Div)
+          TRISTATE_FAST_ALU(SDiv) TRISTATE_FAST_ALU(Or) TRISTATE_FAST_ALU(And) TRISTATE_FAST_ALU(Lsh)
+          TRISTATE_FAST_ALU(Rsh) TRISTATE_FAST_ALU(Neg) TRISTATE_FAST_ALU(Mod) TRISTATE_FAST_ALU(SMod)
+          TRISTATE_FAST_ALU(Xor) TRISTATE_FAST_ALU(Mov) TRISTATE_FAST_ALU(MovSx8) TRISTATE_FAST_ALU(MovSx16)
+          TRISTATE_FAST_ALU(MovSx32) TRISTATE_FAST_ALU(Arsh)
+#undef TRISTATE_FAST_ALU
+          default: __builtin_unreachable();
+        }
+        ++pc;
+        continue;
+      }
       const Decoded& insn = code[pc];
       std::size_t next = pc + 1;
       if (const auto* a = std::get_if<Alu>(&insn)) {
-        RegState& dst = r[a->dst];
-        // The common case first: scalars on both sides need none of the pointer rules.
-        if (dst.kind == Kind::Scalar && (!a->src.is_reg || r[a->src.reg].kind == Kind::Scalar)) [[likely]] {
-          const uint64_t src = a->src.is_reg ? r[a->src.reg].value : imm_value(kDomain, a->src.imm);
-          dst.value = alu_result(kDomain, a->op, a->is64, dst.value, src);
-        } else if (const bool moves = a->op == AluOp::Mov || a->op == AluOp::MovSx8 || a->op == AluOp::MovSx16 ||
+        // Not on scalars only: pointer rules, or a move into a register that held no scalar.
+        const RegState& dst = r[a->dst];
+        if (const bool moves = a->op == AluOp::Mov || a->op == AluOp::MovSx8 || a->op == AluOp::MovSx16 ||
                                       a->op == AluOp::MovSx32;
                    (a->src.is_reg && is_pointer(r[a->src.reg].kind)) || (!moves && is_pointer(dst.kind))) {
           pointer_alu(*this, *a);
@@ -466,6 +492,7 @@ void Executor::execute(const RunLimits& limits) {
             by_slot = &interp.programs_[prog].by_slot;
             refs = &interp.programs_[prog].map_refs;
             code = by_slot->data();
+            fast = interp.programs_[prog].fast.data();
             size = by_slot->size();
             may_goto_left[0] = kMayGotoBudget;
             next = 0;
@@ -592,9 +619,22 @@ std::vector<Decoded> decode_image(std::span<const Insn> image) {
 
 }  // namespace
 
+std::vector<Interpreter::FastAlu> Interpreter::fast_view(const std::vector<Decoded>& by_slot) {
+  std::vector<FastAlu> fast(by_slot.size());
+  for (std::size_t pc = 0; pc < by_slot.size(); ++pc)
+    if (const auto* a = std::get_if<Alu>(&by_slot[pc]))
+      fast[pc] = {fast_code(a->op, a->is64, a->src.is_reg), a->dst, a->src.reg, a->src.imm};
+  return fast;
+}
+
+namespace {
+
+}  // namespace
+
 Interpreter::Interpreter(std::span<const Insn> image, uint32_t prog_type) {
   Prog p;
   p.by_slot = decode_image(image);
+  p.fast = fast_view(p.by_slot);
   p.model = prog_type == 0 ? CtxModel::None : ctx_model_for(prog_type);
   p.map_refs.assign(image.size(), {-1, 0});
   p.name = "prog";
@@ -609,6 +649,7 @@ Interpreter::Interpreter(const Module& module, MapSet& maps) : maps_(&maps) {
     p.model = ctx_model_for(program.prog_type);
     try {
       p.by_slot = decode_image(program.image);
+      p.fast = fast_view(p.by_slot);
     } catch (const InputError& e) {
       throw e.within(Location{module.path, program.name(), {}});
     }

@@ -128,14 +128,25 @@ class Interpreter {
            PacketResult& out) const;
 
  private:
+  // The hot path's view of an ALU instruction: one code for (operation, width, operand kind),
+  // so that one switch dispatches it (0: not an ALU instruction).
+  struct FastAlu {
+    uint8_t code = 0;
+    Reg dst = 0;
+    Reg src = 0;
+    int32_t imm = 0;
+  };
   struct Prog {
     std::vector<Decoded> by_slot;  // indexed by slot; the second slot of LD_IMM64 is never reached
+    std::vector<FastAlu> fast;     // indexed like by_slot
     // For LD_IMM64 slots of maps and global data: which map, and the offset into its value
     // (-1: the map itself). Indexed like by_slot; map -1 elsewhere.
     std::vector<std::pair<int, int64_t>> map_refs;
     CtxModel model = CtxModel::None;
     std::string name;
   };
+  static std::vector<FastAlu> fast_view(const std::vector<Decoded>& by_slot);
+
   std::vector<Prog> programs_;
   MapSet* maps_ = nullptr;
 
