@@ -262,6 +262,6 @@ TEST_CASE("context access rules: every offset and size is accepted or refused as
           accepted += kernel.has_value();
         }
   }
-  std::cout << "context access rules: " << loads << " loads and " << stores << " stores probed, " << accepted
-            << " accepted by the kernel, the interpreter agreeing on every one\n";
+  std::cout << "context access rules: compared " << loads + stores << " probes (" << loads << " loads, " << stores
+            << " stores) with the kernel, " << accepted << " accepted by it, the interpreter agreeing on every one\n";
 }
