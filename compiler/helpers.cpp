@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "compiler/checksum.hpp"
 #include "compiler/machine.hpp"
@@ -178,22 +179,30 @@ uint8_t* csum_field(Executor& x, uint64_t offset) {
   return data.data() + offset;
 }
 
+// The checksum `check` after `from` became `to` in the data it covers; `size` is the flags'
+// BPF_F_HDR_FIELD_MASK part: 2 or 4 bytes changed, or 0 when `to` is a precomputed difference.
+// nullopt (-EINVAL) for other sizes, or a difference given with a `from`. The L3 helper replaces
+// a 2-byte field with csum_replace2; the L4 one widens it to 4 bytes first (inet_proto_csum_replace2).
+std::optional<uint16_t> replaced_checksum(uint16_t check, uint64_t size, uint64_t from, uint64_t to, bool widen2) {
+  switch (size) {
+    case 0:
+      if (from != 0) return std::nullopt;
+      return csum::replace_by_diff(check, uint32_t(to));
+    case 2:
+      return widen2 ? csum::replace4(check, uint16_t(from), uint16_t(to)) : csum::replace2(check, uint16_t(from), uint16_t(to));
+    case 4: return csum::replace4(check, uint32_t(from), uint32_t(to));
+    default: return std::nullopt;
+  }
+}
+
 uint64_t l3_csum_replace(Executor& x) {
   const uint64_t offset = uint32_t(x.scalar_arg(2)), from = x.scalar_arg(3), to = x.scalar_arg(4), flags = x.scalar_arg(5);
   if (flags & ~uint64_t(BPF_F_HDR_FIELD_MASK)) return err(EINVAL);
   uint8_t* field = csum_field(x, offset);
   if (!field) return err(EFAULT);
-  uint16_t check = read_as<uint16_t>({field, 2});
-  switch (flags & BPF_F_HDR_FIELD_MASK) {
-    case 0:
-      if (from != 0) return err(EINVAL);
-      check = csum::replace_by_diff(check, uint32_t(to));
-      break;
-    case 2: check = csum::replace2(check, uint16_t(from), uint16_t(to)); break;
-    case 4: check = csum::replace4(check, uint32_t(from), uint32_t(to)); break;
-    default: return err(EINVAL);
-  }
-  std::memcpy(field, &check, 2);
+  const auto check = replaced_checksum(read_as<uint16_t>({field, 2}), flags & BPF_F_HDR_FIELD_MASK, from, to, false);
+  if (!check) return err(EINVAL);
+  std::memcpy(field, &*check, 2);
   return 0;
 }
 
@@ -207,19 +216,12 @@ uint64_t l4_csum_replace(Executor& x) {
   uint8_t* field = csum_field(x, offset);
   if (!field) return err(EFAULT);
   const bool mangled0 = flags & BPF_F_MARK_MANGLED_0, enforce = flags & BPF_F_MARK_ENFORCE;
-  uint16_t check = read_as<uint16_t>({field, 2});
-  if (mangled0 && !enforce && check == 0) return 0;
-  switch (flags & BPF_F_HDR_FIELD_MASK) {
-    case 0:
-      if (from != 0) return err(EINVAL);
-      check = csum::replace_by_diff(check, uint32_t(to));
-      break;
-    case 2: check = csum::replace4(check, uint16_t(from), uint16_t(to)); break;
-    case 4: check = csum::replace4(check, uint32_t(from), uint32_t(to)); break;
-    default: return err(EINVAL);
-  }
-  if (mangled0 && check == 0) check = 0xffff;  // CSUM_MANGLED_0
-  std::memcpy(field, &check, 2);
+  const uint16_t old = read_as<uint16_t>({field, 2});
+  if (mangled0 && !enforce && old == 0) return 0;
+  auto check = replaced_checksum(old, flags & BPF_F_HDR_FIELD_MASK, from, to, true);
+  if (!check) return err(EINVAL);
+  if (mangled0 && *check == 0) check = 0xffff;  // CSUM_MANGLED_0
+  std::memcpy(field, &*check, 2);
   return 0;
 }
 
