@@ -1,5 +1,6 @@
-// `tristate tnum prove` end to end: a proof that holds exits 0 and says "sound", the test-only
-// broken add exits 1 with its counterexample, bad input exits 2.
+// `tristate tnum prove` and `tnum optimal` end to end: a proof that holds exits 0 and says "sound"
+// ("optimal"), the test-only broken add (lossy and) exits 1 with its counterexample, bad input
+// exits 2.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -46,4 +47,19 @@ TEST_CASE("tnum prove rejects bad input with exit status 2", "[tnum][z3][cli]") 
   CHECK(variant.err.find("bogus") != std::string::npos);
   const auto width = run_tnum({"prove", "bswap64", "--width", "32"});
   CHECK(width.status == 2);
+}
+
+TEST_CASE("tnum optimal proves and optimal and refutes the lossy and", "[tnum][z3][cli]") {
+  const auto r = run_tnum({"optimal", "and"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("and at 64 bits: optimal (") != std::string::npos);
+  const auto lossy = run_tnum({"optimal", "lossy-and", "--width", "16", "--json"});
+  CHECK(lossy.status == 1);
+  const auto parsed = nlohmann::json::parse(lossy.out);
+  REQUIRE(parsed.size() == 1);
+  CHECK(parsed[0]["verdict"] == "counterexample");
+  CHECK(parsed[0]["counterexample"]["bit"] == 0);
+  const auto bad = run_tnum({"optimal", "mul"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("unknown tnum operator 'mul'") != std::string::npos);
 }
