@@ -11,6 +11,7 @@ std::string_view tnum_mul_name(TnumMul variant) {
     case TnumMul::KernelPre2021: return "kernel-pre2021";
     case TnumMul::Our: return "our";
     case TnumMul::Kernel618: return "kernel618";
+    case TnumMul::Tristate: return "tristate";
   }
   return "kernel618";
 }

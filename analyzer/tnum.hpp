@@ -46,6 +46,11 @@ struct BvTraits<uint64_t> {
   static constexpr uint64_t constant(uint64_t /*like*/, uint64_t c) { return c; }
   static constexpr uint64_t ashr(uint64_t a, unsigned n) { return uint64_t(int64_t(a) >> n); }
   static constexpr bool is_zero(uint64_t a) { return a == 0; }
+  // All ones when the unsigned product a * b fits in the width, else zero.
+  static constexpr uint64_t mul_fits(uint64_t a, uint64_t b) {
+    uint64_t product;
+    return __builtin_mul_overflow(a, b, &product) ? 0 : ~uint64_t{0};
+  }
 };
 
 template <class V>
@@ -63,6 +68,7 @@ concept BitVector = requires(V a, V b, unsigned n, uint64_t c) {
   { BvTraits<V>::constant(a, c) } -> std::convertible_to<V>;
   { BvTraits<V>::ashr(a, n) } -> std::convertible_to<V>;
   { BvTraits<V>::is_zero(a) } -> std::convertible_to<typename BvTraits<V>::Bool>;
+  { BvTraits<V>::mul_fits(a, b) } -> std::convertible_to<V>;
 };
 
 template <BitVector V>
@@ -246,26 +252,64 @@ BasicTnum<V> tnum_union(const BasicTnum<V>& a, const BasicTnum<V>& b) {
 
 namespace tnum_detail {
 
-// Long multiplication over the bits of the multiplier a, least significant first: for each bit,
-// acc = step(acc, one, unknown, b shifted to that bit), where `one` is all ones if the bit is a
-// known 1 and `unknown` all ones if it is unknown (both zero for a known 0). Runs `width` steps;
-// the concrete instantiation stops once the rest of a is known zero, where a step changes nothing.
+// The state of a long multiplication: the accumulator, the rest of the multiplier (shifted right
+// past the bits done) and the multiplicand shifted left to the multiplier's next bit.
+template <BitVector V>
+struct LongMultiplication {
+  BasicTnum<V> acc;
+  BasicTnum<V> multiplier;
+  BasicTnum<V> multiplicand;
+};
+
+// One step of long multiplication: acc = step(acc, one, unknown, multiplicand), where `one` is
+// all ones if the multiplier's lowest bit is a known 1 and `unknown` all ones if it is unknown
+// (both zero for a known 0); then the multiplier moves right and the multiplicand left.
 template <BitVector V, class Step>
-BasicTnum<V> long_multiply(BasicTnum<V> a, BasicTnum<V> b, const Step& step) {
+LongMultiplication<V> long_multiply_step(const LongMultiplication<V>& s, const Step& step) {
+  const V one = lsb_fill(s.multiplier.value);
+  const V unknown = lsb_fill(s.multiplier.mask) & ~one;
+  return {step(s.acc, one, unknown, s.multiplicand), tnum_rshift(s.multiplier, 1), tnum_lshift(s.multiplicand, 1)};
+}
+
+// Long multiplication of a by b from the accumulator `acc`, least significant bit of a first.
+// Runs `width` steps; the concrete instantiation skips runs of known-0 bits of a and stops once
+// the rest of a is known zero, since a step at a known-0 bit leaves the accumulator as it is.
+template <BitVector V, class Step>
+BasicTnum<V> long_multiply(const BasicTnum<V>& acc, const BasicTnum<V>& a, const BasicTnum<V>& b, const Step& step) {
   using T = BvTraits<V>;
-  const V zero = k(a.value, 0);
-  BasicTnum<V> acc{zero, zero};
+  LongMultiplication<V> s{acc, a, b};
   const unsigned width = T::width(a.value);
   for (unsigned i = 0; i < width; ++i) {
     if constexpr (T::concrete) {
-      if (T::is_zero(a.value | a.mask)) break;
+      const V rest = s.multiplier.value | s.multiplier.mask;
+      if (T::is_zero(rest)) break;
+      const unsigned zeros = static_cast<unsigned>(__builtin_ctzll(rest));
+      s.multiplier = tnum_rshift(s.multiplier, zeros);
+      s.multiplicand = tnum_lshift(s.multiplicand, zeros);
+      i += zeros;
     }
-    const V one = lsb_fill(a.value);
-    acc = step(acc, one, lsb_fill(a.mask) & ~one, b);
-    a = tnum_rshift(a, 1);
-    b = tnum_lshift(b, 1);
+    s = long_multiply_step(s, step);
   }
-  return acc;
+  return s.acc;
+}
+
+// The step of 6.18's long multiplication ([MUL618]): a known-1 bit of the multiplier adds the
+// shifted multiplicand b; an unknown bit makes the accumulator the union of both outcomes, acc
+// (the bit is 0) and acc + b (it is 1). verifier/tnum_mul_proof.cpp proves this step sound at 64
+// bits, which proves every long multiplication built from it.
+template <BitVector V>
+BasicTnum<V> union_add_step(const BasicTnum<V>& acc, const V& one, const V& unknown, const BasicTnum<V>& b) {
+  const BasicTnum<V> with_b = tnum_add(acc, b);
+  if constexpr (BvTraits<V>::concrete) {
+    return one ? with_b : unknown ? tnum_union(acc, with_b) : acc;
+  } else {
+    return select(one, with_b, select(unknown, tnum_union(acc, with_b), acc));
+  }
+}
+
+template <BitVector V>
+BasicTnum<V> union_add_multiply(const BasicTnum<V>& acc, const BasicTnum<V>& a, const BasicTnum<V>& b) {
+  return long_multiply(acc, a, b, union_add_step<V>);
 }
 
 }  // namespace tnum_detail
@@ -301,7 +345,8 @@ template <BitVector V>
 BasicTnum<V> tnum_mul_our(const BasicTnum<V>& a, const BasicTnum<V>& b) {
   const V zero = tnum_detail::k(a.value, 0);
   const BasicTnum<V> uncertain = tnum_detail::long_multiply(
-      a, b, [zero](const BasicTnum<V>& acc, const V& one, const V& unknown, const BasicTnum<V>& b_here) {
+      BasicTnum<V>{zero, zero}, a, b,
+      [zero](const BasicTnum<V>& acc, const V& one, const V& unknown, const BasicTnum<V>& b_here) {
         const BasicTnum<V> with_mask = tnum_add(acc, BasicTnum<V>{zero, b_here.mask});
         const BasicTnum<V> with_possible = tnum_add(acc, BasicTnum<V>{zero, b_here.value | b_here.mask});
         return tnum_detail::select(one, with_mask, tnum_detail::select(unknown, with_possible, acc));
@@ -309,30 +354,143 @@ BasicTnum<V> tnum_mul_our(const BasicTnum<V>& a, const BasicTnum<V>& b) {
   return tnum_add(tnum_const(a.value * b.value), uncertain);
 }
 
-// Linux 6.18 ([MUL618]): plain long multiplication on tnums. A known-1 bit of a adds b to the
-// accumulator; an unknown bit of a makes the accumulator the union of the two outcomes, acc
-// (the bit is 0) and acc + b (the bit is 1), which keeps the correlation between the unknown bits
-// of one partial product that adding a mask-only copy loses.
+// Linux 6.18 ([MUL618]): plain long multiplication on tnums (union_add_step), which keeps the
+// correlation between the unknown bits of one partial product that adding a mask-only copy loses.
 template <BitVector V>
 BasicTnum<V> tnum_mul_kernel618(const BasicTnum<V>& a, const BasicTnum<V>& b) {
-  return tnum_detail::long_multiply(
-      a, b, [](const BasicTnum<V>& acc, const V& one, const V& unknown, const BasicTnum<V>& b_here) {
-        const BasicTnum<V> with_b = tnum_add(acc, b_here);
-        return tnum_detail::select(one, with_b, tnum_detail::select(unknown, tnum_union(acc, with_b), acc));
-      });
+  const V zero = tnum_detail::k(a.value, 0);
+  return tnum_detail::union_add_multiply(BasicTnum<V>{zero, zero}, a, b);
 }
 
-// SLOT (issue 4, future work): Tristate's own multiplication, tnum_mul_tristate, goes here once
-// it is proved sound at 64 bits and measured more precise than tnum_mul_kernel618. Not written.
+// ---- Tristate's multiplication -------------------------------------------------------------
+//
+// Three sound estimates of the product, intersected, and the exact result when the operands have
+// at most four unknown bits between them (docs/tnum.md has the measurements that chose them):
+//  - 6.18's long multiplication;
+//  - the same union-add steps over the partial products in another order, known part first:
+//    with x = a.value + xu and y = b.value + yu (xu, yu the unknown parts),
+//      x * y = a.value * b.value + a.value * yu + xu * y,
+//    so the accumulator starts as the constant a.value * b.value, takes a.value for each unknown
+//    bit of b, then b for each unknown bit of a. The unions come last, after every known partial
+//    product is in, instead of between them; a single unknown bit comes out exact;
+//  - the interval [a.value * b.value, max(a) * max(b)] when that product does not overflow
+//    (multiplication is monotonic on naturals), which knows the high zeros the sums lose.
+
+namespace tnum_detail {
 
 template <BitVector V>
-BasicTnum<V> tnum_mul(const BasicTnum<V>& a, const BasicTnum<V>& b) {
-  return tnum_mul_kernel618(a, b);
+BasicTnum<V> mul_known_first(const BasicTnum<V>& a, const BasicTnum<V>& b) {
+  const V zero = k(a.value, 0);
+  const BasicTnum<V> known = union_add_multiply(tnum_const(a.value * b.value), BasicTnum<V>{zero, b.mask},
+                                                tnum_const(a.value));
+  return union_add_multiply(known, BasicTnum<V>{zero, a.mask}, b);
 }
 
-enum class TnumMul { KernelPre2021, Our, Kernel618 };
+template <BitVector V>
+BasicTnum<V> mul_range(const BasicTnum<V>& a, const BasicTnum<V>& b) {
+  const V max_a = a.value | a.mask;
+  const V max_b = b.value | b.mask;
+  const V fits = BvTraits<V>::mul_fits(max_a, max_b);
+  const BasicTnum<V> range = tnum_range(a.value * b.value, max_a * max_b);
+  return {range.value & fits, range.mask | ~fits};
+}
 
-// Names for the command line and reports: "kernel-pre2021", "our", "kernel618".
+// All ones when x is not zero, else zero.
+template <BitVector V>
+V nonzero_fill(const V& x) {
+  const V zero = k(x, 0);
+  return zero - ((x | (zero - x)) >> (BvTraits<V>::width(x) - 1));
+}
+
+inline constexpr unsigned kEnumeratedBits = 4;
+
+// The unknown bits a join over members enumerates: the lowest kEnumeratedBits unknown bits of a
+// and b together, a's first, each a one-bit mask in a's word or in b's (the other one zero), and
+// all ones in `complete` when that is every unknown bit.
+template <BitVector V>
+struct EnumeratedBits {
+  V in_a[kEnumeratedBits];
+  V in_b[kEnumeratedBits];
+  V complete;
+};
+
+template <BitVector V>
+EnumeratedBits<V> enumerated_bits(const BasicTnum<V>& a, const BasicTnum<V>& b) {
+  const V zero = k(a.value, 0);
+  EnumeratedBits<V> out{{zero, zero, zero, zero}, {zero, zero, zero, zero}, zero};
+  V rest_a = a.mask;
+  V rest_b = b.mask;
+  for (unsigned i = 0; i < kEnumeratedBits; ++i) {
+    out.in_a[i] = rest_a & (zero - rest_a);
+    out.in_b[i] = rest_b & (zero - rest_b) & ~nonzero_fill(rest_a);
+    rest_a = rest_a ^ out.in_a[i];
+    rest_b = rest_b ^ out.in_b[i];
+  }
+  out.complete = ~nonzero_fill(rest_a | rest_b);
+  return out;
+}
+
+// The join of op(x, y) over the members x of a and y of b that differ from a.value and b.value
+// only in the enumerated bits: the optimal result when bits.complete is all ones. `op` is the
+// multiplication; the proof passes an uninterpreted function, since the join is sound for any.
+template <BitVector V, class Op>
+BasicTnum<V> join_enumerated(const BasicTnum<V>& a, const BasicTnum<V>& b, const EnumeratedBits<V>& bits,
+                             const Op& op) {
+  const V zero = k(a.value, 0);
+  V all = ~zero;
+  V any = zero;
+  // The bits are picked in order, so the concrete instantiation needs only the choices of the
+  // ones it found (the others repeat them).
+  unsigned choices = 1u << kEnumeratedBits;
+  if constexpr (BvTraits<V>::concrete) {
+    choices = 1;
+    for (unsigned i = 0; i < kEnumeratedBits; ++i) choices <<= (bits.in_a[i] | bits.in_b[i]) != 0;
+  }
+  for (unsigned choice = 0; choice < choices; ++choice) {
+    V x = a.value;
+    V y = b.value;
+    for (unsigned i = 0; i < kEnumeratedBits; ++i) {
+      if (choice & (1u << i)) {
+        x = x | bits.in_a[i];
+        y = y | bits.in_b[i];
+      }
+    }
+    const V product = op(x, y);
+    all = all & product;
+    any = any | product;
+  }
+  return {all, all ^ any};
+}
+
+template <BitVector V>
+BasicTnum<V> mul_estimates(const BasicTnum<V>& a, const BasicTnum<V>& b) {
+  return tnum_intersect(tnum_intersect(tnum_mul_kernel618(a, b), mul_known_first(a, b)), mul_range(a, b));
+}
+
+}  // namespace tnum_detail
+
+template <BitVector V>
+BasicTnum<V> tnum_mul_tristate(const BasicTnum<V>& a, const BasicTnum<V>& b) {
+  using T = BvTraits<V>;
+  const auto multiply = [](const V& x, const V& y) { return x * y; };
+  const tnum_detail::EnumeratedBits<V> bits = tnum_detail::enumerated_bits(a, b);
+  if constexpr (T::concrete) {
+    return bits.complete ? tnum_detail::join_enumerated(a, b, bits, multiply) : tnum_detail::mul_estimates(a, b);
+  } else {
+    return tnum_detail::select(bits.complete, tnum_detail::join_enumerated(a, b, bits, multiply),
+                               tnum_detail::mul_estimates(a, b));
+  }
+}
+
+// The multiplication the analyzer uses.
+template <BitVector V>
+BasicTnum<V> tnum_mul(const BasicTnum<V>& a, const BasicTnum<V>& b) {
+  return tnum_mul_tristate(a, b);
+}
+
+enum class TnumMul { KernelPre2021, Our, Kernel618, Tristate };
+
+// Names for the command line and reports: "kernel-pre2021", "our", "kernel618", "tristate".
 std::string_view tnum_mul_name(TnumMul variant);
 
 template <BitVector V>
@@ -341,8 +499,9 @@ BasicTnum<V> tnum_mul_variant(TnumMul variant, const BasicTnum<V>& a, const Basi
     case TnumMul::KernelPre2021: return tnum_mul_kernel_pre2021(a, b);
     case TnumMul::Our: return tnum_mul_our(a, b);
     case TnumMul::Kernel618: return tnum_mul_kernel618(a, b);
+    case TnumMul::Tristate: return tnum_mul_tristate(a, b);
   }
-  return tnum_mul_kernel618(a, b);
+  return tnum_mul_tristate(a, b);
 }
 
 // ---- Truncation and subregisters ([KDOC]) --------------------------------------------------

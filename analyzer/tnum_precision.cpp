@@ -69,7 +69,8 @@ std::vector<TnumVariant> tnum_variants(TnumOp op) {
   }
   return {{std::string(tnum_mul_name(TnumMul::KernelPre2021)), &mul_variant<TnumMul::KernelPre2021>},
           {std::string(tnum_mul_name(TnumMul::Our)), &mul_variant<TnumMul::Our>},
-          {std::string(tnum_mul_name(TnumMul::Kernel618)), &mul_variant<TnumMul::Kernel618>}};
+          {std::string(tnum_mul_name(TnumMul::Kernel618)), &mul_variant<TnumMul::Kernel618>},
+          {std::string(tnum_mul_name(TnumMul::Tristate)), &mul_variant<TnumMul::Tristate>}};
 }
 
 std::vector<Tnum> all_tnums(unsigned width) {

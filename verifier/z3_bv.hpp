@@ -39,6 +39,10 @@ struct BvTraits<Z3Bv> {
   }
   static Z3Bv ashr(const Z3Bv& a, unsigned n) { return {z3::ashr(a.e, static_cast<int>(n))}; }
   static z3::expr is_zero(const Z3Bv& a) { return a.e == 0; }
+  static Z3Bv mul_fits(const Z3Bv& a, const Z3Bv& b) {
+    const z3::expr fits(a.e.ctx(), Z3_mk_bvmul_no_overflow(a.e.ctx(), a.e, b.e, false));
+    return {z3::ite(fits, ~a.e.ctx().bv_val(0, width(a)), a.e.ctx().bv_val(0, width(a)))};
+  }
 };
 
 static_assert(BitVector<Z3Bv>);

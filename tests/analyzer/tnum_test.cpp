@@ -222,6 +222,7 @@ struct tristate::BvTraits<Wrapped> {
   static Wrapped constant(const Wrapped&, uint64_t c) { return {c}; }
   static Wrapped ashr(const Wrapped& a, unsigned n) { return {uint64_t(int64_t(a.v) >> n)}; }
   static WrappedBool is_zero(const Wrapped& a) { return {a.v == 0}; }
+  static Wrapped mul_fits(const Wrapped& a, const Wrapped& b) { return {BvTraits<uint64_t>::mul_fits(a.v, b.v)}; }
 };
 
 static_assert(BitVector<uint64_t>);
@@ -316,7 +317,7 @@ TEST_CASE("tnum intersect and union", "[tnum]") {
 }
 
 TEST_CASE("tnum multiplications: examples from their descriptions", "[tnum]") {
-  for (auto variant : {TnumMul::KernelPre2021, TnumMul::Our, TnumMul::Kernel618}) {
+  for (auto variant : {TnumMul::KernelPre2021, TnumMul::Our, TnumMul::Kernel618, TnumMul::Tristate}) {
     INFO(tnum_mul_name(variant));
     CHECK(tnum_mul_variant(variant, T(6, 0), T(7, 0)) == T(42, 0));
     CHECK(tnum_mul_variant(variant, T(0, 0), T(0, kAll)) == T(0, 0));
@@ -375,12 +376,44 @@ TEST_CASE("tnum add, sub, and, or, xor are sound on every small pair", "[tnum]")
 }
 
 TEST_CASE("every tnum multiplication is sound on every small pair", "[tnum]") {
-  for (auto variant : {TnumMul::KernelPre2021, TnumMul::Our, TnumMul::Kernel618}) {
+  for (auto variant : {TnumMul::KernelPre2021, TnumMul::Our, TnumMul::Kernel618, TnumMul::Tristate}) {
     DYNAMIC_SECTION(tnum_mul_name(variant)) {
       check_binary_sound([variant](const Tnum& a, const Tnum& b) { return tnum_mul_variant(variant, a, b); },
                          [](uint64_t x, uint64_t y) { return x * y; });
     }
   }
+}
+
+// Every pair of 5-bit tnums (3^10 pairs), against the optimal result: never less precise than the
+// 6.18 multiplication, exact when there are at most four unknown bits, and the same through the
+// symbolic code path (the class type takes the branch-free selects, uint64_t the shortcuts).
+TEST_CASE("Tristate's multiplication on every 5-bit pair", "[tnum]") {
+  std::vector<Tnum> all;
+  for (uint64_t value = 0; value < 32; ++value)
+    for (uint64_t mask = 0; mask < 32; ++mask)
+      if ((value & mask) == 0) all.push_back(T(value, mask));
+  REQUIRE(all.size() == 243);
+  uint64_t less_precise = 0, inexact_enumerated = 0, optimal = 0, differs_symbolically = 0;
+  auto u = [](const BasicTnum<Wrapped>& t) { return T(t.value.v, t.mask.v); };
+  for (const Tnum& a : all) {
+    for (const Tnum& b : all) {
+      uint64_t all_and = ~0ull, any_or = 0;
+      for (uint64_t x = 0; x < 32; ++x)
+        for (uint64_t y = 0; y < 32; ++y)
+          if (tnum_contains(a, x) && tnum_contains(b, y)) all_and &= x * y, any_or |= x * y;
+      const Tnum best = T(all_and, all_and ^ any_or);
+      const Tnum ours = tnum_mul_tristate(a, b);
+      less_precise += !tnum_in(tnum_mul_kernel618(a, b), ours);
+      optimal += ours == best;
+      if (__builtin_popcountll(a.mask) + __builtin_popcountll(b.mask) <= 4) inexact_enumerated += ours != best;
+      differs_symbolically += u(tnum_mul_tristate(BasicTnum<Wrapped>{{a.value}, {a.mask}}, BasicTnum<Wrapped>{{b.value}, {b.mask}})) != ours;
+    }
+  }
+  CHECK(less_precise == 0);
+  CHECK(inexact_enumerated == 0);
+  CHECK(differs_symbolically == 0);
+  // Measured 58993 of 59049 (99.91%); a regression guard.
+  CHECK(optimal == 58993);
 }
 
 TEST_CASE("tnum multiplications equal their descriptions' branching form", "[tnum]") {
@@ -549,6 +582,7 @@ TEST_CASE("tnum templates instantiate with a bit-vector class and agree with uin
     CHECK(u(tnum_mul_kernel_pre2021(w(a), w(b))) == tnum_mul_kernel_pre2021(a, b));
     CHECK(u(tnum_mul_our(w(a), w(b))) == tnum_mul_our(a, b));
     CHECK(u(tnum_mul_kernel618(w(a), w(b))) == tnum_mul_kernel618(a, b));
+    CHECK(u(tnum_mul_tristate(w(a), w(b))) == tnum_mul_tristate(a, b));
     CHECK(u(tnum_union(w(a), w(b))) == tnum_union(a, b));
     CHECK(u(tnum_intersect(w(a), w(b))) == tnum_intersect(a, b));
     CHECK(u(tnum_arshift(w(a), s, 64)) == tnum_arshift(a, s, 64));
