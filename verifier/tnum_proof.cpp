@@ -167,7 +167,7 @@ bool tnum_proof_width_generic(std::string_view op) {
 }
 
 std::optional<TnumMul> parse_tnum_mul(std::string_view name) {
-  for (TnumMul v : {TnumMul::KernelPre2021, TnumMul::Our, TnumMul::Kernel618})
+  for (TnumMul v : {TnumMul::KernelPre2021, TnumMul::Our, TnumMul::Kernel618, TnumMul::Tristate})
     if (tnum_mul_name(v) == name) return v;
   return std::nullopt;
 }

@@ -21,7 +21,7 @@ struct TnumProofOptions {
   // Bit-vector width of the query. Only operators whose code is width-independent accept a width
   // other than 64 (tnum_proof_width_generic).
   unsigned width = 64;
-  TnumMul mul = TnumMul::Kernel618;  // the variant "mul" proves
+  TnumMul mul = TnumMul::Tristate;  // the variant "mul" proves
   unsigned timeout_ms = 60'000;      // 0: no limit
 };
 
