@@ -3,7 +3,7 @@
 // compare` measures): how often each is optimal, and how often it is more or less precise than
 // 6.18. Each candidate is sound by construction (an intersection or a union over a case split of
 // sound results); the comparison also checks soundness by enumeration.
-// Run: build/benchmarks/tnum_mul_candidates [WIDTH]   (default 6; 8 takes about a minute)
+// Run: build/benchmarks/tnum_mul_candidates [WIDTH]   (default 6; 8 takes under a minute)
 #include <cstdio>
 #include <cstdlib>
 
@@ -33,6 +33,12 @@ Tnum split_low(const Tnum& a, const Tnum& b) { return split_b(a, b, true); }
 Tnum split_high(const Tnum& a, const Tnum& b) { return split_b(a, b, false); }
 Tnum split_low_both_orders(const Tnum& a, const Tnum& b) { return tnum_intersect(split_b(a, b, true), split_b(b, a, true)); }
 
+// The pieces tnum_mul_tristate is made of (analyzer/tnum.hpp), alone and together.
+Tnum known_first(const Tnum& a, const Tnum& b) { return tnum_detail::mul_known_first(a, b); }
+Tnum with_range(const Tnum& a, const Tnum& b) { return tnum_intersect(mul618(a, b), tnum_detail::mul_range(a, b)); }
+Tnum estimates(const Tnum& a, const Tnum& b) { return tnum_detail::mul_estimates(a, b); }
+Tnum ours(const Tnum& a, const Tnum& b) { return tnum_mul_tristate(a, b); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -43,7 +49,11 @@ int main(int argc, char** argv) {
                                                {"both orders (2 muls)", both_orders},
                                                {"split b's lowest unknown bit (2 muls)", split_low},
                                                {"split b's highest unknown bit (2 muls)", split_high},
-                                               {"split lowest, both orders (4 muls)", split_low_both_orders}};
+                                               {"split lowest, both orders (4 muls)", split_low_both_orders},
+                                               {"known first (alone)", known_first},
+                                               {"6.18 and range", with_range},
+                                               {"6.18, known first and range", estimates},
+                                               {"tristate (those, or exact if <= 4 unknown)", ours}};
   const TnumPrecisionReport r = compare_tnum_precision(TnumOp::Mul, candidates, options);
   std::printf("%u-bit pairs: %llu; unsound results: %llu\n", options.width, static_cast<unsigned long long>(r.pairs),
               static_cast<unsigned long long>(r.unsound_count));
