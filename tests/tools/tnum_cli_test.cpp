@@ -31,6 +31,22 @@ TEST_CASE("tnum prove add is sound", "[tnum][z3][cli]") {
   CHECK(parsed[0]["width"] == 16);
 }
 
+TEST_CASE("tnum prove mul at 64 bits goes by lemmas, and refuses it for a variant without them", "[tnum][z3][cli]") {
+  const auto r = run_tnum({"prove", "mul", "--mul", "kernel618", "--json"});
+  CHECK(r.status == 0);
+  const auto parsed = nlohmann::json::parse(r.out);
+  REQUIRE(parsed.size() == 1);
+  CHECK(parsed[0]["method"] == "lemmas");
+  CHECK(parsed[0]["verdict"] == "sound");
+  CHECK(parsed[0]["mul"] == "kernel618");
+  REQUIRE(parsed[0]["lemmas"].size() == 1);
+  CHECK(parsed[0]["lemmas"][0]["verdict"] == "proved");
+  const auto text = run_tnum({"prove", "mul", "--mul", "tristate", "--width", "4"});
+  CHECK(text.status == 0);
+  CHECK(text.out.find("mul (tristate) at 4 bits by unrolled parts: sound") != std::string::npos);
+  CHECK(text.out.find("known-first product") != std::string::npos);
+}
+
 TEST_CASE("tnum prove finds the broken add's counterexample", "[tnum][z3][cli]") {
   const auto r = run_tnum({"prove", "broken-add"});
   CHECK(r.status == 1);
