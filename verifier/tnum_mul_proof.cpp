@@ -11,7 +11,7 @@ namespace tristate {
 
 namespace {
 
-// One lemma: a fresh context, the claim's negation built by `negation`, and the verdict.
+// The symbols of one lemma's query, in a context of its own.
 struct Query {
   z3::context ctx;
   unsigned width;
@@ -24,18 +24,20 @@ struct Query {
   Z3Bv constant(uint64_t c) { return {ctx.bv_val(c, width)}; }
 };
 
+// A lemma's verdict: `negation` builds the claim's negation (timed with the solving), unsat proves it.
 TnumLemmaResult decide(const std::string& name, const std::string& statement, const std::string& logic,
-                       unsigned timeout_ms, const std::function<z3::expr(z3::context&)>& negation,
-                       z3::context& ctx) {
+                       unsigned timeout_ms, const std::function<z3::expr()>& negation) {
   const auto start = std::chrono::steady_clock::now();
   TnumLemmaResult r{name, statement, logic, TnumLemmaVerdict::Unknown, "", 0};
+  const z3::expr claim_fails = negation();
+  z3::context& ctx = claim_fails.ctx();
   z3::solver solver(ctx);
   if (timeout_ms > 0) {
     z3::params params(ctx);
     params.set("timeout", timeout_ms);
     solver.set(params);
   }
-  solver.add(negation(ctx));
+  solver.add(claim_fails);
   switch (solver.check()) {
     case z3::unsat: r.verdict = TnumLemmaVerdict::Proved; break;
     case z3::sat: {
@@ -64,7 +66,7 @@ TnumLemmaResult lemma_union_add_step(unsigned timeout_ms) {
                 "p in acc, x in a, y in b => p + (x & 1 ? y : 0) in the next accumulator, x >> 1 in the next "
                 "multiplier, y << 1 in the next multiplicand (tnum_detail::long_multiply_step with union_add_step)",
                 bits_logic(64), timeout_ms,
-                [&q](z3::context&) {
+                [&q] {
                   const Z3Tnum acc = q.tnum("acc"), a = q.tnum("a"), b = q.tnum("b");
                   const Z3Bv p = q.bv("p"), x = q.bv("x"), y = q.bv("y");
                   const tnum_detail::LongMultiplication<Z3Bv> next =
@@ -75,8 +77,7 @@ TnumLemmaResult lemma_union_add_step(unsigned timeout_ms) {
                          Query::in(acc, p) && Query::in(a, x) && Query::in(b, y) &&
                          !(Query::in(next.acc, added) && Query::in(next.multiplier, x >> 1) &&
                            Query::in(next.multiplicand, y << 1));
-                },
-                q.ctx);
+                });
 }
 
 // A member splits into the known value and the unknown part: x = value + (x & mask), and the
@@ -85,56 +86,52 @@ TnumLemmaResult lemma_split(unsigned timeout_ms) {
   Query q(64);
   return decide("split", "x in a => x = a.value + (x & a.mask) and (x & a.mask) in (0; a.mask)", bits_logic(64),
                 timeout_ms,
-                [&q](z3::context&) {
+                [&q] {
                   const Z3Tnum a = q.tnum("a");
                   const Z3Bv x = q.bv("x");
                   const Z3Bv unknown = x & a.mask;
                   return Query::well_formed(a) && Query::in(a, x) &&
                          !((x.e == (a.value + unknown).e) && Query::in(Z3Tnum{q.constant(0), a.mask}, unknown));
-                },
-                q.ctx);
+                });
 }
 
 // The product of the split operands regroups into the three parts the known-first product adds:
 // (av + xu)(bv + yu) = av*bv + av*yu + xu*(bv + yu). A polynomial identity over the integers, so
 // also modulo 2^64.
 TnumLemmaResult lemma_regroup(unsigned timeout_ms) {
-  z3::context ctx;
+  z3::context c;
   return decide("regroup", "(av + xu) * (bv + yu) = av * bv + av * yu + xu * (bv + yu) over the integers",
                 "integers (nonlinear)", timeout_ms,
-                [](z3::context& c) {
+                [&c] {
                   const z3::expr av = c.int_const("av"), bv = c.int_const("bv"), xu = c.int_const("xu"),
                                  yu = c.int_const("yu");
                   return (av + xu) * (bv + yu) != av * bv + av * yu + xu * (bv + yu);
-                },
-                ctx);
+                });
 }
 
 // The bounds of a member: a.value <= x <= a.value | a.mask (unsigned).
 TnumLemmaResult lemma_member_bounds(unsigned timeout_ms) {
   Query q(64);
   return decide("member bounds", "x in a => a.value <= x <= a.value | a.mask (unsigned)", bits_logic(64), timeout_ms,
-                [&q](z3::context&) {
+                [&q] {
                   const Z3Tnum a = q.tnum("a");
                   const Z3Bv x = q.bv("x");
                   return Query::well_formed(a) && Query::in(a, x) &&
                          !(z3::ule(a.value.e, x.e) && z3::ule(x.e, (a.value | a.mask).e));
-                },
-                q.ctx);
+                });
 }
 
 // Multiplication is monotonic on the naturals.
 TnumLemmaResult lemma_monotonic(unsigned timeout_ms) {
-  z3::context ctx;
+  z3::context c;
   return decide("monotonic", "0 <= l1 <= x <= h1 and 0 <= l2 <= y <= h2 => l1 * l2 <= x * y <= h1 * h2 over the integers",
                 "integers (nonlinear)", timeout_ms,
-                [](z3::context& c) {
+                [&c] {
                   const z3::expr l1 = c.int_const("l1"), x = c.int_const("x"), h1 = c.int_const("h1"),
                                  l2 = c.int_const("l2"), y = c.int_const("y"), h2 = c.int_const("h2");
                   return 0 <= l1 && l1 <= x && x <= h1 && 0 <= l2 && l2 <= y && y <= h2 &&
                          !(l1 * l2 <= x * y && x * y <= h1 * h2);
-                },
-                ctx);
+                });
 }
 
 // The range estimate holds every z between the products of the bounds when the product of the
@@ -145,7 +142,7 @@ TnumLemmaResult lemma_range(unsigned timeout_ms) {
                 "z in tnum_detail::mul_range(a, b) when max(a) * max(b) overflows, or when a.value * b.value <= z <= "
                 "max(a) * max(b)",
                 bits_logic(64), timeout_ms,
-                [&q](z3::context&) {
+                [&q] {
                   const Z3Tnum a = q.tnum("a"), b = q.tnum("b");
                   const Z3Bv z = q.bv("z");
                   const Z3Bv max_a = a.value | a.mask, max_b = b.value | b.mask;
@@ -153,8 +150,7 @@ TnumLemmaResult lemma_range(unsigned timeout_ms) {
                   const z3::expr between = z3::ule((a.value * b.value).e, z.e) && z3::ule(z.e, (max_a * max_b).e);
                   return Query::well_formed(a) && Query::well_formed(b) && (!fits || between) &&
                          !Query::in(tnum_detail::mul_range(a, b), z);
-                },
-                q.ctx);
+                });
 }
 
 // Every member pair is one of the enumerated choices when the enumerated bits are complete, and
@@ -165,7 +161,7 @@ TnumLemmaResult lemma_enumeration_covers(unsigned timeout_ms) {
                 "x in a, y in b, the enumerated bits complete => (x, y) is one of the 16 choices of "
                 "tnum_detail::join_enumerated; `complete` is 0 or all ones",
                 bits_logic(64), timeout_ms,
-                [&q](z3::context&) {
+                [&q] {
                   const Z3Tnum a = q.tnum("a"), b = q.tnum("b");
                   const Z3Bv x = q.bv("x"), y = q.bv("y");
                   const tnum_detail::EnumeratedBits<Z3Bv> bits = tnum_detail::enumerated_bits(a, b);
@@ -189,8 +185,7 @@ TnumLemmaResult lemma_enumeration_covers(unsigned timeout_ms) {
                   tnum_detail::join_enumerated(a, b, bits, record);
                   return Query::well_formed(a) && Query::well_formed(b) && Query::in(a, x) && Query::in(b, y) &&
                          !(two_valued && (!complete || z3::mk_and(covered)));
-                },
-                q.ctx);
+                });
 }
 
 // The join holds every value it joins: join_enumerated with products replaced by 16 free values
@@ -200,7 +195,7 @@ TnumLemmaResult lemma_join_contains(unsigned timeout_ms) {
   Query q(64);
   return decide("join contains", "each of the 16 values tnum_detail::join_enumerated joins is in its result",
                 bits_logic(64), timeout_ms,
-                [&q](z3::context&) {
+                [&q] {
                   const Z3Tnum a = q.tnum("a"), b = q.tnum("b");
                   std::vector<Z3Bv> values;
                   const auto fresh = [&](const Z3Bv&, const Z3Bv&) {
@@ -211,8 +206,7 @@ TnumLemmaResult lemma_join_contains(unsigned timeout_ms) {
                   z3::expr_vector outside(q.ctx);
                   for (const Z3Bv& v : values) outside.push_back(!Query::in(joined, v));
                   return z3::mk_or(outside);
-                },
-                q.ctx);
+                });
 }
 
 // Selecting whole tnums by an all-ones or all-zeros mask, and intersecting, keep members.
@@ -222,7 +216,7 @@ TnumLemmaResult lemma_select_intersect(unsigned timeout_ms) {
                 "c all ones and z in p, or c zero and z in q => z in select(c, p, q); z in p and z in q => z in "
                 "tnum_intersect(p, q)",
                 bits_logic(64), timeout_ms,
-                [&q](z3::context&) {
+                [&q] {
                   const Z3Tnum p = q.tnum("p"), r = q.tnum("q");
                   const Z3Bv z = q.bv("z"), c = q.bv("c");
                   const z3::expr ones = c.e == q.constant(~uint64_t{0}).e;
@@ -230,8 +224,7 @@ TnumLemmaResult lemma_select_intersect(unsigned timeout_ms) {
                   const z3::expr select_fails = chosen && !Query::in(tnum_detail::select(c, p, r), z);
                   const z3::expr intersect_fails = Query::in(p, z) && Query::in(r, z) && !Query::in(tnum_intersect(p, r), z);
                   return Query::well_formed(p) && Query::well_formed(r) && (select_fails || intersect_fails);
-                },
-                q.ctx);
+                });
 }
 
 // ---- Unrolled parts of Tristate's multiplication --------------------------------------------
@@ -240,13 +233,12 @@ TnumLemmaResult unrolled_part(const std::string& name, const std::string& statem
                               const std::function<z3::expr(Query&, const Z3Tnum&, const Z3Tnum&, const Z3Bv&)>& claim) {
   Query q(width);
   return decide(name, statement, bits_logic(width) + " unrolled", timeout_ms,
-                [&q, &claim](z3::context&) {
+                [&q, &claim] {
                   const Z3Tnum a = q.tnum("a"), b = q.tnum("b");
                   const Z3Bv x = q.bv("x"), y = q.bv("y");
                   return Query::well_formed(a) && Query::well_formed(b) && Query::in(a, x) && Query::in(b, y) &&
                          !claim(q, a, b, x * y);
-                },
-                q.ctx);
+                });
 }
 
 }  // namespace
