@@ -662,7 +662,9 @@ Decoded parse_insn(std::string_view text) {
   }
 }
 
-std::vector<Insn> assemble(std::string_view text) {
+std::vector<Insn> assemble(std::string_view text) { return assemble_listing(text).insns; }
+
+Assembly assemble_listing(std::string_view text) {
   struct LabelDef {
     std::size_t pc, line;
   };
@@ -674,7 +676,8 @@ std::vector<Insn> assemble(std::string_view text) {
   };
   std::map<std::string, LabelDef, std::less<>> labels;
   std::vector<Fixup> fixups;
-  std::vector<Insn> out;
+  Assembly result;
+  std::vector<Insn>& out = result.insns;
 
   std::size_t line_no = 0;
   while (!text.empty() || line_no == 0) {
@@ -694,6 +697,7 @@ std::vector<Insn> assemble(std::string_view text) {
           fail("duplicate label " + quoted(name) + " (first defined on line " +
                std::to_string(it->second.line) + ")");
         labels.emplace(name, LabelDef{out.size(), line_no});
+        result.labels.push_back({name, out.size()});
         first += 2;
       }
       if (first == tokens.size()) continue;
@@ -702,6 +706,7 @@ std::vector<Insn> assemble(std::string_view text) {
       if (parser.label()) fixups.push_back({out.size(), line_no, *parser.label(), d, std::string(line)});
       const Encoded e = encode(d);
       out.insert(out.end(), e.insn.begin(), e.insn.begin() + e.count);
+      result.lines.insert(result.lines.end(), e.count, line_no);
     } catch (const InputError& e) {
       throw at_line(line_no, e.reason(), line);
     }
@@ -717,7 +722,7 @@ std::vector<Insn> assemble(std::string_view text) {
       throw at_line(f.line, e.reason(), f.text);
     }
   }
-  return out;
+  return result;
 }
 
 }  // namespace tristate

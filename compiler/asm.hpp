@@ -15,6 +15,8 @@
 // decode() in isa.hpp): `r1 /= 0`, `r1 <<= 64`, `r10 = 1` are errors with the kernel's reason.
 #pragma once
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,5 +39,18 @@ Decoded parse_insn(std::string_view text);
 //   annotation; the bytes are not checked against the text.
 // Errors are InputError naming the line: "line 7: unknown label 'out'".
 std::vector<Insn> assemble(std::string_view text);
+
+// What assemble() knows besides the instructions: where each came from and where the labels are,
+// for callers that report errors by line or name functions after their labels.
+struct AsmLabel {
+  std::string name;
+  std::size_t pc = 0;  // the slot the label stands before
+};
+struct Assembly {
+  std::vector<Insn> insns;
+  std::vector<std::size_t> lines;  // per slot, the 1-based line of its instruction
+  std::vector<AsmLabel> labels;    // in the order they are defined
+};
+Assembly assemble_listing(std::string_view text);
 
 }  // namespace tristate

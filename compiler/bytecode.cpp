@@ -20,17 +20,6 @@ std::string joined_names() {
   return out;
 }
 
-uint32_t resolve_prog_type(const std::string& name) {
-  if (name.empty()) throw InputError("no program type given; raw bytecode needs one of: " + joined_names());
-  for (uint32_t t = 1; t < 256; ++t) {
-    const char* s = libbpf_bpf_prog_type_str(static_cast<enum bpf_prog_type>(t));
-    if (s && name == s) return t;
-  }
-  // Section-style names ("tc", "socket", "kprobe/foo") are what people write in SEC().
-  if (auto t = prog_type_from_section(name); t && *t != 0) return *t;
-  throw InputError("unknown program type '" + name + "'; accepted: " + joined_names());
-}
-
 // Raw bytecode has no symbols, so subprograms are found the way the kernel finds them: every
 // bpf-to-bpf call target and every function-pointer target starts a function. They are named
 // after the program and their first slot ("prog+12").
@@ -54,6 +43,17 @@ std::vector<FunctionRange> function_ranges(const std::vector<DecodedInsn>& decod
 }
 
 }  // namespace
+
+uint32_t prog_type_from_name(const std::string& name) {
+  if (name.empty()) throw InputError("no program type given; raw bytecode needs one of: " + joined_names());
+  for (uint32_t t = 1; t < 256; ++t) {
+    const char* s = libbpf_bpf_prog_type_str(static_cast<enum bpf_prog_type>(t));
+    if (s && name == s) return t;
+  }
+  // Section-style names ("tc", "socket", "kprobe/foo") are what people write in SEC().
+  if (auto t = prog_type_from_section(name); t && *t != 0) return *t;
+  throw InputError("unknown program type '" + name + "'; accepted: " + joined_names());
+}
 
 std::vector<Insn> insns_from_bytes(std::span<const uint8_t> bytes, const Location& where) {
   if (bytes.empty() || bytes.size() % sizeof(Insn) != 0)
@@ -80,7 +80,7 @@ Module read_bytecode_memory(std::span<const uint8_t> bytes, const std::string& n
   std::vector<Insn> insns = insns_from_bytes(bytes, file);
   uint32_t type = 0;
   try {
-    type = resolve_prog_type(prog_type);
+    type = prog_type_from_name(prog_type);
   } catch (const InputError& e) {
     throw e.within(file);
   }

@@ -28,4 +28,8 @@ std::vector<Insn> insns_from_bytes(std::span<const uint8_t> bytes, const Locatio
 // ("socket_filter", "kprobe", "sched_cls", "xdp", ...), in enum order, without "unspec".
 std::vector<std::string> prog_type_names();
 
+// The kernel's enum bpf_prog_type value for a name from prog_type_names() or a libbpf section
+// name ("tc", "socket", "kprobe/foo"). InputError listing the accepted names otherwise.
+uint32_t prog_type_from_name(const std::string& name);
+
 }  // namespace tristate

@@ -171,6 +171,20 @@ std::string map_type_name(uint32_t map_type) {
   return s ? s : "unknown(" + std::to_string(map_type) + ")";
 }
 
+std::optional<uint32_t> map_type_from_name(std::string_view name) {
+  // libbpf's table is indexed by the enum and ends with NULLs; 0 is "unspec".
+  for (uint32_t t = 1; t < 256; ++t)
+    if (const char* s = libbpf_bpf_map_type_str(static_cast<enum bpf_map_type>(t)); s && name == s) return t;
+  return std::nullopt;
+}
+
+std::vector<std::string> map_type_names() {
+  std::vector<std::string> out;
+  for (uint32_t t = 1; t < 256; ++t)
+    if (const char* s = libbpf_bpf_map_type_str(static_cast<enum bpf_map_type>(t))) out.emplace_back(s);
+  return out;
+}
+
 std::optional<uint32_t> prog_type_from_section(const std::string& section) {
   LibbpfLog log;  // libbpf warns about names it does not know; the caller decides what to say
   enum bpf_prog_type type = BPF_PROG_TYPE_UNSPEC;

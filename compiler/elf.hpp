@@ -104,6 +104,10 @@ std::string printable(std::string_view text);
 // libbpf 1.1 does not know, "unknown(N)".
 std::string prog_type_name(uint32_t prog_type);
 std::string map_type_name(uint32_t map_type);
+// The inverse of map_type_name for libbpf's names ("array", "hash", "lru_hash", ...), and every
+// such name in enum order (without "unspec").
+std::optional<uint32_t> map_type_from_name(std::string_view name);
+std::vector<std::string> map_type_names();
 
 // The program type libbpf assigns to a program in ELF section `section` ("xdp", "tc",
 // "kprobe/foo", ...), or nothing when libbpf does not recognise the name.
