@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "compiler/asm_module.hpp"
 #include "compiler/bytecode.hpp"
 #include "compiler/clang.hpp"
 #include "compiler/elf.hpp"
@@ -78,12 +79,19 @@ Module load_input(const std::string& path, const InputOptions& opts) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw InputError(Location{path, {}, {}}, "is a directory, not a file");
   if (starts_with_elf_magic(path)) return read_elf(path);
-  if (fs::path(path).extension() == ".c") return load_c_source(path, opts);
+  const auto ext = fs::path(path).extension();
+  if (ext == ".c") return load_c_source(path, opts);
+  if (ext == ".s" || ext == ".asm") {
+    const std::vector<uint8_t> bytes = read_file_bytes(path);
+    AsmModuleOptions asm_opts;
+    if (!opts.prog_type.empty()) asm_opts.default_prog_type = opts.prog_type;
+    return assemble_module(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path, asm_opts);
+  }
   if (opts.prog_type.empty()) {
     std::string names;
     for (const auto& n : prog_type_names()) names += (names.empty() ? "" : ", ") + n;
     throw InputError(Location{path, {}, {}},
-                     "not an ELF object or a .c source, so it is read as raw bytecode, which needs --prog-type "
+                     "not an ELF object, a .c source or a .s/.asm assembly text, so it is read as raw bytecode, which needs --prog-type "
                      "(one of: " + names + ")");
   }
   return read_bytecode(path, opts.prog_type);

@@ -1,4 +1,4 @@
-// One entry point for every kind of input: ELF objects, C sources and raw bytecode.
+// One entry point for every kind of input: ELF objects, C sources, assembly text and raw bytecode.
 #pragma once
 
 #include <string>
@@ -15,8 +15,10 @@ struct InputOptions {
 
 // An ELF object (recognised by its magic bytes, whatever its name) is read with read_elf; a
 // `.c` file is compiled with clang-19 into a temporary object (removed afterwards) and read, with
-// Module::path and error locations naming the source; anything else is raw bytecode, which needs
-// opts.prog_type (InputError saying so otherwise).
+// Module::path and error locations naming the source; a `.s` or `.asm` file is assembly text,
+// read with assemble_module (compiler/asm_module.hpp: its `; type:` line gives the program type,
+// else opts.prog_type, else xdp); anything else is raw bytecode, which needs opts.prog_type
+// (InputError saying so otherwise).
 Module load_input(const std::string& path, const InputOptions& opts);
 
 }  // namespace tristate

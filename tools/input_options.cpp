@@ -7,13 +7,14 @@ namespace tristate::cli {
 
 void add_input_options(CLI::App& cmd, InputArgs& args) {
   cmd.add_option("FILE", args.path,
-                 "BPF ELF object (.o), raw bytecode (8-byte little-endian instructions), or C "
-                 "source (.c, compiled with clang-19)")
+                 "BPF ELF object (.o), raw bytecode (8-byte little-endian instructions), C "
+                 "source (.c, compiled with clang-19), or assembly text (.s, .asm)")
       ->required();
   std::string types;
   for (const auto& t : prog_type_names()) types += (types.empty() ? "" : ", ") + t;
   cmd.add_option("--prog-type", args.options.prog_type,
-                 "program type of raw bytecode (ELF objects carry their own): " + types);
+                 "program type of raw bytecode, and of assembly text without a `; type:` line (ELF "
+                 "objects carry their own): " + types);
   cmd.add_option("--cpu", args.options.cpu, "BPF ISA version for C sources (v1..v4)")
       ->capture_default_str();
 }

@@ -374,7 +374,7 @@ void add_run_command(CLI::App& app, Run& run) {
       "entries that changed and the instructions executed");
   auto args = std::make_shared<RunArgs>();
   cmd->add_option("FILE", args->input.path,
-                  "BPF ELF object (.o), C source (.c) or raw bytecode (with --prog-type)");
+                  "BPF ELF object (.o), C source (.c), assembly text (.s, .asm) or raw bytecode (with --prog-type)");
   cmd->add_option("--prog-type", args->input.options.prog_type, "program type of raw bytecode in FILE");
   cmd->add_option("--prog", args->prog, "the program to run, when the file has several");
   cmd->add_option("--packet", args->packet, "the packet, as hex bytes (Ethernet frame, at least 14 bytes)");

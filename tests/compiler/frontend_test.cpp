@@ -117,6 +117,25 @@ TEST_CASE("raw bytecode needs a program type") {
   CHECK_THAT(error_of(seven, InputOptions{"xdp"}), Catch::Contains("size 7 bytes"));
 }
 
+TEST_CASE("assembly text (.s, .asm) is read with assemble_module") {
+  Scratch s;
+  const std::string text = "; map m hash key=4 value=4 entries=2\n    r0 = 2\n    exit\n";
+  Module a = load_input(s.write("two.s", text), InputOptions{});
+  REQUIRE(a.programs.size() == 1);
+  CHECK(a.programs[0].name() == "two");
+  CHECK(a.programs[0].prog_type_name == "xdp");  // the default
+  CHECK(a.programs[0].image.size() == 2);
+  REQUIRE(a.maps.size() == 1);
+  CHECK(a.maps[0].type_name == "hash");
+  // --prog-type gives the type a text without a `; type:` line; the line wins over it.
+  CHECK(load_input(s.write("two.asm", text), InputOptions{"socket_filter"}).programs[0].prog_type_name ==
+        "socket_filter");
+  CHECK(load_input(s.write("tc.s", "; type: tc\n r0 = 0\n exit\n"), InputOptions{"xdp"}).programs[0].prog_type_name ==
+        "sched_cls");
+  const std::string bad = s.write("bad.s", "; x\n r0 = 0\n r0 = *(u64 *)(r10 - 8)\n exiit\n");
+  CHECK(error_of(bad) == bad + ": bad: line 4: unknown mnemonic 'exiit' in `exiit`");
+}
+
 TEST_CASE("missing files and directories are InputErrors naming them") {
   Scratch s;
   CHECK_THAT(error_of(s.file("nope.o")), Catch::Contains("cannot open"));
