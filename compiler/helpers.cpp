@@ -63,9 +63,15 @@ uint64_t ringbuf_output(Executor& x) {
   return uint64_t(m.ringbuf_output(x.mem_arg(2, x.scalar_arg(3), false, "data"), x.scalar_arg(4)));
 }
 
-uint64_t ktime(Executor& x) { return x.env.ktime_ns + x.env.ktime_step_ns * x.ktime_calls++; }
+uint64_t ktime(Executor& x) {
+  const uint64_t call = x.ktime_calls++;
+  if (call < x.env.ktime_values.size()) return x.env.ktime_values[call];
+  return x.env.ktime_ns + x.env.ktime_step_ns * call;
+}
 
 uint64_t prandom(Executor& x) {
+  if (x.prandom_calls < x.env.prandom_values.size()) return x.env.prandom_values[x.prandom_calls++];
+  ++x.prandom_calls;
   // SplitMix64 (Steele, Lea, Flood 2014): deterministic for a seed, which is all tests need.
   uint64_t z = (x.prandom_state += 0x9e3779b97f4a7c15);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;

@@ -393,7 +393,7 @@ void Executor::execute(const RunLimits& limits) {
   uint64_t may_goto_left[Interpreter::kMaxFrames];
   may_goto_left[0] = kMayGotoBudget;
   const std::vector<Decoded>* by_slot = &interp.programs_[prog].by_slot;
-  const std::vector<std::pair<int, int64_t>>* refs = &interp.programs_[prog].map_refs;
+  const std::vector<MapRef>* refs = &interp.programs_[prog].map_refs;
   // Kept in locals on the hot path, written back however the run ends.
   const Decoded* code = by_slot->data();
   const Interpreter::FastAlu* fast = interp.programs_[prog].fast.data();
@@ -636,7 +636,7 @@ Interpreter::Interpreter(std::span<const Insn> image, uint32_t prog_type) {
   p.by_slot = decode_image(image);
   p.fast = fast_view(p.by_slot);
   p.model = prog_type == 0 ? CtxModel::None : ctx_model_for(prog_type);
-  p.map_refs.assign(image.size(), {-1, 0});
+  p.map_refs.assign(image.size(), MapRef{});
   p.name = "prog";
   programs_.push_back(std::move(p));
 }
@@ -653,27 +653,10 @@ Interpreter::Interpreter(const Module& module, MapSet& maps) : maps_(&maps) {
     } catch (const InputError& e) {
       throw e.within(Location{module.path, program.name(), {}});
     }
-    p.map_refs.assign(program.image.size(), {-1, 0});
-    for (const FunctionRange& range : program.functions) {
-      const Function* f = range.name == program.name() ? &program.entry : module.find_subprogram(range.name);
-      if (!f) throw InternalError("image function " + range.name + " is not in the module");
-      for (const Relocation& rel : f->relocs) {
-        const std::size_t slot = range.start + rel.insn;
-        const Location at{module.path, program.name(), slot};
-        if (rel.insn >= range.size || slot >= program.image.size())
-          throw InputError(at, "relocation of " + rel.symbol + " outside its function " + range.name);
-        if (rel.kind == RelocKind::Map) {
-          auto it = std::find_if(module.maps.begin(), module.maps.end(), [&](const MapDef& d) { return d.name == rel.target; });
-          if (it == module.maps.end()) throw InputError(at, "relocation against map " + rel.target + ", which the module lacks");
-          p.map_refs[slot] = {int(it - module.maps.begin()), -1};
-        } else if (rel.kind == RelocKind::GlobalData) {
-          auto it = std::find_if(module.maps.begin(), module.maps.end(),
-                                 [&](const MapDef& d) { return d.internal && d.section == rel.section; });
-          if (it == module.maps.end())
-            throw InputError(at, "relocation against " + rel.section + ", for which the module has no map");
-          p.map_refs[slot] = {int(it - module.maps.begin()), int64_t(rel.offset)};
-        }
-      }
+    try {
+      p.map_refs = resolve_map_refs(module, program);
+    } catch (const InputError& e) {
+      throw e.within(Location{module.path, program.name(), {}});
     }
     programs_.push_back(std::move(p));
   }

@@ -60,6 +60,10 @@ struct Environment {
   uint64_t ktime_ns = 1'000'000'000; // what the first bpf_ktime_get_ns returns
   uint64_t ktime_step_ns = 0;        // added for each later call
   uint64_t prandom_seed = 1;         // bpf_get_prandom_u32 draws from a generator seeded with this
+  // Results of the first calls, in call order, before the formulas above take over (the
+  // equivalence checker replays its counterexamples with the values its model chose).
+  std::vector<uint64_t> ktime_values;
+  std::vector<uint32_t> prandom_values;
   uint64_t pid_tgid = 0;             // bpf_get_current_pid_tgid
   std::string comm = "tristate";     // bpf_get_current_comm
   uint32_t ifindex = 1;              // the device a packet arrives on (the loopback, as in test runs)
@@ -141,7 +145,7 @@ class Interpreter {
     std::vector<FastAlu> fast;     // indexed like by_slot
     // For LD_IMM64 slots of maps and global data: which map, and the offset into its value
     // (-1: the map itself). Indexed like by_slot; map -1 elsewhere.
-    std::vector<std::pair<int, int64_t>> map_refs;
+    std::vector<MapRef> map_refs;
     CtxModel model = CtxModel::None;
     std::string name;
   };

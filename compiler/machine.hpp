@@ -82,6 +82,7 @@ struct Executor {
   std::vector<Region>& regions;  // a per-thread scratch list, emptied for each run
   uint64_t ktime_calls = 0;
   uint64_t prandom_state = 0;
+  uint64_t prandom_calls = 0;
 
   Executor(const Interpreter& i, const Environment& e, PacketResult& o) : interp(i), env(e), out(o), regions(scratch_regions()) {
     regions.clear();

@@ -91,4 +91,15 @@ struct Module {
   const Function* find_subprogram(const std::string& name) const;
 };
 
+// What an LD_IMM64 slot of a program's image refers to, after its relocation: a map (offset -1)
+// or a byte of an internal map's value (global data, offset >= 0). map is -1 for other slots.
+struct MapRef {
+  int map = -1;
+  int64_t offset = -1;
+};
+
+// One entry per slot of program.image. InputError naming the module, program and slot when a
+// relocation lies outside its function or names a map the module lacks.
+std::vector<MapRef> resolve_map_refs(const Module& module, const Program& program);
+
 }  // namespace tristate
