@@ -247,7 +247,7 @@ struct Problem {
 // The core query: is there an input the source handles safely, within the unrolling bound, on
 // which the target is unsafe, goes past the bound, or leaves a different world?
 Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_module, const Program& src,
-               const Module& tgt_module, const Program& tgt, bool replayable_programs) {
+               const Module& tgt_module, const Program& tgt, bool concrete_inputs) {
   z3::context& c = p.world.ctx();
   Verdict v;
   if (p.src.unsupported) {
@@ -258,17 +258,23 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
     v.reason = "unsupported: target: " + *p.tgt.unsupported;
     return v;
   }
-  z3::solver solver(c);
+  z3::solver solver(c, "QF_AUFBV");
   z3::params params(c);
   params.set("timeout", options.timeout_ms);
   solver.set(params);
+  const auto check = [&] {
+    const auto t = Clock::now();
+    const z3::check_result r = solver.check();
+    v.solver_ms += ms_since(t);
+    return r;
+  };
   const z3::expr pre = p.world.assumptions() && counts_cover_keys(p.world, {&p.src, &p.tgt}) && p.entry_facts && p.src.safe();
 
   // Paths the bound cuts off in the source: nothing can be said about their inputs.
   if (!p.src.exceeded.simplify().is_false()) {
     solver.push();
     solver.add(pre && p.src.exceeded);
-    const z3::check_result r = solver.check();
+    const z3::check_result r = check();
     solver.pop();
     if (r != z3::unsat) {
       v.reason = r == z3::sat ? "loop bound: the source takes more than " + std::to_string(options.unroll) + " back edges"
@@ -292,7 +298,7 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
       differs.push_back(a.guard && b.guard && !same);
     }
   solver.add(pre && !p.src.exceeded && z3::mk_or(differs));
-  z3::check_result r = solver.check();
+  z3::check_result r = check();
   if (r == z3::unknown) {
     v.reason = "timeout";
     return v;
@@ -306,22 +312,30 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
     v.reason = "loop bound: the target takes more than " + std::to_string(options.unroll) + " back edges";
     return v;
   }
+  v.kind = VerdictKind::NotEquivalent;
+  Counterexample cex;
+  if (!concrete_inputs) {
+    // A window's counterexample is an abstract entry state: say what breaks, nothing more.
+    const auto broken = broken_obligation(model, p.tgt);
+    cex.difference = broken ? "the target is unsafe at " + *broken : "the windows leave different states";
+    v.counterexample = std::move(cex);
+    return v;
+  }
   // Prefer an input the interpreter can replay (context fields a test run cannot set are zero),
   // and then a short packet, for a readable counterexample.
-  bool replayable = replayable_programs;
+  bool replayable = true;
   const auto prefer = [&](const z3::expr& fact) {
     solver.push();
     solver.add(fact);
-    const bool ok = solver.check() == z3::sat;
+    const bool ok = check() == z3::sat;
     if (ok) model = solver.get_model();
     solver.pop();
     if (ok) solver.add(fact);
     return ok;
   };
-  if (replayable) replayable = prefer(p.world.replayable());
+  // Programs without a context type run only on a memory block, which the model does not give.
+  replayable = p.world.model() != CtxModel::None && prefer(p.world.replayable());
   if (takes_packet(p.world.model())) prefer(z3::ule(p.world.length(), c.bv_val(64, 64)));
-  v.kind = VerdictKind::NotEquivalent;
-  Counterexample cex;
   cex.input = input_from_model(p.world, model, src_module, {&p.src, &p.tgt});
   if (auto broken = broken_obligation(model, p.tgt))
     cex.difference = "the target is unsafe at " + *broken;
@@ -335,7 +349,9 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
                           "interpreter: the encoding is wrong" + (cex.difference.empty() ? "" : " (" + cex.difference + ")"));
     if (cex.difference.empty()) cex.difference = seen;
   } else if (cex.difference.empty()) {
-    cex.difference = "the programs' results differ on this input (not replayed: it needs context fields a test run cannot set)";
+    cex.difference = p.world.model() == CtxModel::None
+                         ? "the programs' results differ on this input (not replayed: the program has no context type)"
+                         : "the programs' results differ on this input (not replayed: it needs context fields a test run cannot set)";
   }
   v.counterexample = std::move(cex);
   return v;
@@ -477,8 +493,7 @@ Verdict EquivalenceChecker::programs(const Module& src_module, const Program& sr
   eo.break_add = options_.break_add;
   const Encoding a = encode_program(world, src_module, src, eo);
   const Encoding b = encode_program(world, tgt_module, tgt, eo);
-  Verdict v = decide({world, a, b, Comparison{}, c.bool_val(true)}, options_, src_module, src, tgt_module, tgt,
-                     takes_packet(world.model()));
+  Verdict v = decide({world, a, b, Comparison{}, c.bool_val(true)}, options_, src_module, src, tgt_module, tgt, true);
   v.ms = ms_since(start);
   std::lock_guard lock(mutex_);
   cache_.emplace(key, v);
@@ -534,7 +549,9 @@ Verdict EquivalenceChecker::windows(const Module& src_module, const Program& src
       o.replay = false;
       Verdict one = decide({world, a, b, Comparison{live_out, true}, c.bool_val(true)}, o, src_module, src, tgt_module,
                            tgt, false);
+      v.solver_ms += one.solver_ms;
       if (one.kind != VerdictKind::Equivalent) {
+        one.solver_ms = v.solver_ms;
         v = std::move(one);
         break;
       }
@@ -558,7 +575,7 @@ SafetyVerdict EquivalenceChecker::safety(const Module& module, const Program& pr
   if (e.unsupported) {
     v.reason = "unsupported: " + *e.unsupported;
   } else {
-    z3::solver solver(c);
+    z3::solver solver(c, "QF_AUFBV");
     z3::params params(c);
     params.set("timeout", options_.timeout_ms);
     solver.set(params);

@@ -64,6 +64,7 @@ struct Verdict {
   std::string reason;  // Unknown: "timeout", "unsupported: ...", "loop bound: ..."
   std::optional<Counterexample> counterexample;
   double ms = 0;       // time spent (the lookup's for a cache hit)
+  double solver_ms = 0;  // of which in Z3's check() (the rest: encoding, model, replay)
   bool cached = false;
 };
 
