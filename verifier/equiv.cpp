@@ -9,6 +9,7 @@
 
 #include "compiler/disasm.hpp"
 #include "compiler/error.hpp"
+#include "compiler/hex.hpp"
 #include "compiler/liveness.hpp"
 #include "verifier/symbolic.hpp"
 
@@ -95,6 +96,8 @@ CheckInput input_from_model(SymbolicWorld& w, z3::model& m, const Module& module
   for (unsigned i = 0; i < w.ktime_count(); ++i) in.env.ktime_values.push_back(eval_u64(m, w.ktime(i)));
   for (unsigned i = 0; i < w.prandom_count(); ++i) in.env.prandom_values.push_back(uint32_t(eval_u64(m, w.prandom(i))));
   in.env.pid_tgid = eval_u64(m, w.pid_tgid());
+  in.env.comm.clear();
+  for (unsigned i = 0; i < 15; ++i) in.env.comm.push_back(char(eval_u64(m, w.comm_byte(i))));
   in.env.cpu = 0;
 
   // The maps: every key a program looked up, updated or deleted, with the model's first contents.
@@ -114,7 +117,8 @@ CheckInput input_from_model(SymbolicWorld& w, z3::model& m, const Module& module
       if (SymbolicWorld::is_array_like(def.type) || def.internal)
         present = k < def.max_entries;
       else
-        present = m.eval(z3::select(w.map_present(i), kx), true).is_true();
+        present = m.eval(z3::select(w.map_present(i), kx), true).is_true() &&
+                  (SymbolicWorld::is_hash_like(def.type) || def.type == BPF_MAP_TYPE_DEVMAP_HASH || k < def.max_entries);
       if (!present) continue;
       std::vector<uint8_t> value;
       for (uint32_t o = 0; o < def.value_size; ++o)
@@ -154,6 +158,7 @@ z3::expr same_world(SymbolicWorld& w, const SymState& a, const SymState& b, cons
   for (Reg r = 0; r < 11; ++r)
     if (cmp.registers & reg_bit(r)) all.push_back(same_reg(a.r[r], b.r[r], c));
   if (!z3::eq(a.packet, b.packet)) all.push_back(a.packet == b.packet);
+  if (!z3::eq(a.redirect, b.redirect)) all.push_back(a.redirect == b.redirect);
   for (std::size_t m = 0; m < w.maps().size(); ++m) {
     const MapDef& def = w.maps()[m];
     const z3::expr& k = key_witness[m];
@@ -207,17 +212,25 @@ z3::expr same_world(SymbolicWorld& w, const SymState& a, const SymState& b, cons
   return z3::mk_and(all);
 }
 
-// Hash maps hold at least the distinct present keys the programs use: count >= their number.
-z3::expr counts_cover_keys(SymbolicWorld& w, const std::vector<const Encoding*>& encs) {
+// What real maps satisfy for the keys the programs use: a hash map holds at least the distinct
+// present keys (count >= their number); a device map entry names a device (ifindex != 0).
+z3::expr map_facts(SymbolicWorld& w, const std::vector<const Encoding*>& encs) {
   z3::context& c = w.ctx();
   z3::expr_vector facts(c);
   for (std::size_t m = 0; m < w.maps().size(); ++m) {
-    if (!SymbolicWorld::counts_entries(w.maps()[m].type)) continue;
     std::vector<z3::expr> keys;
     for (const Encoding* e : encs)
       for (const auto& [map, key] : e->keys)
         if (map == m) keys.push_back(key);
     if (keys.empty()) continue;
+    const uint32_t type = w.maps()[m].type;
+    if (type == BPF_MAP_TYPE_DEVMAP || type == BPF_MAP_TYPE_DEVMAP_HASH)
+      for (const z3::expr& k : keys) {
+        z3::expr ifindex = z3::select(w.map_memory(m), z3::concat(k, c.bv_val(0, 32)));
+        for (unsigned i = 1; i < 4; ++i) ifindex = z3::concat(z3::select(w.map_memory(m), z3::concat(k, c.bv_val(i, 32))), ifindex);
+        facts.push_back(z3::implies(z3::select(w.map_present(m), k), ifindex != c.bv_val(0, 32)));
+      }
+    if (!SymbolicWorld::counts_entries(type)) continue;
     z3::expr sum = c.bv_val(0, 32);
     for (std::size_t j = 0; j < keys.size(); ++j) {
       z3::expr fresh = z3::select(w.map_present(m), keys[j]);
@@ -268,7 +281,7 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
     v.solver_ms += ms_since(t);
     return r;
   };
-  const z3::expr pre = p.world.assumptions() && counts_cover_keys(p.world, {&p.src, &p.tgt}) && p.entry_facts && p.src.safe();
+  const z3::expr pre = p.world.assumptions() && map_facts(p.world, {&p.src, &p.tgt}) && p.entry_facts && p.src.safe();
 
   // Paths the bound cuts off in the source: nothing can be said about their inputs.
   if (!p.src.exceeded.simplify().is_false()) {
@@ -344,9 +357,14 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
     cex.tgt = replay(tgt_module, tgt, cex.input);
     cex.replayed = true;
     const std::string seen = run_difference(*cex.src, *cex.tgt);
-    if (seen.empty())
+    if (seen.empty()) {
+      std::string maps;
+      for (const MapContents& mc : cex.input.maps)
+        for (const MapEntry& e : mc.entries) maps += " " + mc.name + "[" + to_hex(e.key) + "]=" + to_hex(e.values[0]);
       throw InternalError("the equivalence checker's counterexample for " + src.name() + " shows no difference on the "
-                          "interpreter: the encoding is wrong" + (cex.difference.empty() ? "" : " (" + cex.difference + ")"));
+                          "interpreter: the encoding is wrong" + (cex.difference.empty() ? "" : " (" + cex.difference + ")") +
+                          "; input: packet " + to_hex(cex.input.packet) + (maps.empty() ? "" : ", maps" + maps));
+    }
     if (cex.difference.empty()) cex.difference = seen;
   } else if (cex.difference.empty()) {
     cex.difference = p.world.model() == CtxModel::None
@@ -579,7 +597,7 @@ SafetyVerdict EquivalenceChecker::safety(const Module& module, const Program& pr
     z3::params params(c);
     params.set("timeout", options_.timeout_ms);
     solver.set(params);
-    solver.add(world.assumptions() && counts_cover_keys(world, {&e}) && (!e.safe() || e.exceeded));
+    solver.add(world.assumptions() && map_facts(world, {&e}) && (!e.safe() || e.exceeded));
     const z3::check_result r = solver.check();
     if (r == z3::unsat) {
       v.kind = VerdictKind::Equivalent;

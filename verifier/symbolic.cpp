@@ -51,6 +51,7 @@ SymbolicWorld::SymbolicWorld(z3::context& c, CtxModel model, std::vector<MapDef>
   } else {
     assumptions_ = length_ == c.bv_val(0, 64);
   }
+  for (unsigned i = 0; i < 15; ++i) comm_.push_back(c.bv_const(("comm" + std::to_string(i)).c_str(), 8));
   // One CPU in the interpreter's replays: per-CPU maps then hold one copy, as modelled here.
   assumptions_ = assumptions_ && cpu_ == c.bv_val(0, 64);
   for (std::size_t m = 0; m < maps_.size(); ++m) {
@@ -74,6 +75,29 @@ z3::expr SymbolicWorld::prandom(unsigned i) {
   while (prandom_.size() <= i)
     prandom_.push_back(z3::zext(c_.bv_const(("prandom" + std::to_string(prandom_.size())).c_str(), 32), 32));
   return prandom_[i];
+}
+
+z3::expr SymbolicWorld::probe_result(unsigned i) {
+  const auto key = std::make_pair(i, ~0u);
+  if (auto it = probes_.find(key); it != probes_.end()) return it->second;
+  const z3::expr v = c_.bv_const(("probe_read" + std::to_string(i) + ".result").c_str(), 64);
+  replayable_ = replayable_ && v == c_.bv_val(uint64_t(-int64_t(EFAULT)), 64);
+  return probes_.emplace(key, v).first->second;
+}
+
+z3::expr SymbolicWorld::probe_byte(unsigned i, unsigned byte) {
+  const auto key = std::make_pair(i, byte);
+  if (auto it = probes_.find(key); it != probes_.end()) return it->second;
+  const z3::expr v = c_.bv_const(("probe_read" + std::to_string(i) + "[" + std::to_string(byte) + "]").c_str(), 8);
+  replayable_ = replayable_ && v == c_.bv_val(0, 8);
+  return probes_.emplace(key, v).first->second;
+}
+
+z3::expr SymbolicWorld::region_base(const std::string& name, std::optional<uint64_t> pretend) {
+  if (auto it = bases_.find(name); it != bases_.end()) return it->second;
+  const z3::expr v = c_.bv_const(("base." + name).c_str(), 64);
+  if (pretend) replayable_ = replayable_ && v == c_.bv_val(*pretend, 64);
+  return bases_.emplace(name, v).first->second;
 }
 
 z3::expr SymbolicWorld::ktime(unsigned i) {
@@ -146,7 +170,7 @@ z3::expr context_byte(SymbolicWorld& world, const SymState& s, int64_t at) {
 
 SymState initial_state(SymbolicWorld& world) {
   z3::context& c = world.ctx();
-  SymState s{c.bool_val(true), 0, {}, {}, world.packet(), {}, {}, {}, {}, {}, 0, 0, 0};
+  SymState s{c.bool_val(true), 0, {}, {}, world.packet(), {}, {}, {}, {}, {}, c.bv_val(0, 193), 0, 0, 0, 0};
   for (std::size_t m = 0; m < world.maps().size(); ++m) {
     s.memory.push_back(world.map_memory(m));
     s.present.push_back(world.map_present(m));
@@ -275,7 +299,7 @@ class Executor {
 
   static bool same_shape(const SymState& a, const SymState& b) {
     if (a.pc != b.pc || a.frames.size() != b.frames.size() || a.effects.size() != b.effects.size() ||
-        a.prandom != b.prandom || a.ktime != b.ktime)
+        a.prandom != b.prandom || a.ktime != b.ktime || a.probes != b.probes)
       return false;
     for (int i = 0; i < 11; ++i)
       if (!a.r[i].same_shape(b.r[i])) return false;
@@ -349,6 +373,7 @@ class Executor {
         a.count[m] = pick(g, a.count[m], s.count[m]);
       }
       a.ctx = merge_bytes(g, a.ctx, s.ctx);
+      a.redirect = pick(g, a.redirect, s.redirect);
       for (std::size_t e = 0; e < a.effects.size(); ++e)
         for (std::size_t i = 0; i < a.effects[e].args.size(); ++i)
           a.effects[e].args[i] = pick(g, a.effects[e].args[i], s.effects[e].args[i]);
@@ -515,6 +540,13 @@ class Executor {
       return;
     }
     const bool dp = is_pointer(dst.kind), sp = is_pointer(src.kind);
+    if (!a.is64 && (a.op == AluOp::Mov || (a.op == AluOp::Sub && !(dp && sp)))) {
+      // A pointer as a 32-bit number: the low half of its address (clang's `w0 = w3; w0 -= w2`
+      // for data_end - data). Only meaningful where the region's base cancels.
+      const z3::expr x = a.op == AluOp::Mov ? bv(0) : number(s, dst), y = number(s, src);
+      dst = scalar_reg(d_.zext(a.op == AluOp::Mov ? y : x - y, 32));
+      return;
+    }
     if (a.op == AluOp::Sub && dp && sp) {
       const bool same = (is_packet(dst.kind) && is_packet(src.kind)) || (dst.kind == src.kind && dst.id == src.id);
       if (!same) unsupported(s.pc, "subtraction of pointers into different regions");
@@ -535,6 +567,27 @@ class Executor {
       return;
     }
     fail(s, "R" + std::to_string(a.dst) + " pointer arithmetic with this operation is prohibited");
+  }
+
+  // A register as a number: a scalar's value, or a pointer's (pretend) address.
+  z3::expr number(const SymState& s, const SymReg& r) {
+    // The interpreter's pretend addresses (compiler/interpreter.cpp): packet data at 256 (XDP)
+    // or 64 (skb) bytes into its buffer, frames 0x10000 apart and addressed from their top.
+    const uint64_t headroom = w_.model() == CtxModel::Xdp ? 256 : 64;
+    switch (r.kind) {
+      case SymKind::Scalar: return *r.v;
+      case SymKind::Packet:
+      case SymKind::PacketEnd:
+      case SymKind::PacketMeta: return w_.region_base("packet", 0xffff888200000000 + headroom) + *r.v;
+      case SymKind::Stack:
+        return w_.region_base("stack" + std::to_string(r.id), 0xffffc90000000000 + uint64_t(r.id) * 0x10000 + 512) +
+               bv(uint64_t(r.off));
+      case SymKind::Ctx: return w_.region_base("ctx", 0xffff888100000000) + bv(uint64_t(r.off));
+      case SymKind::MapValue: return w_.region_base("map_value" + std::to_string(r.id), std::nullopt) + *r.v;
+      case SymKind::MapPtr: return w_.region_base("map" + std::to_string(r.id), std::nullopt);
+      case SymKind::Uninit: break;
+    }
+    fail(s, "!read_ok");
   }
 
   void add_offset(const SymState& s, SymReg& p, const z3::expr& delta) {
@@ -846,6 +899,20 @@ class Executor {
 
   void effect(SymState& s, int32_t id, std::vector<z3::expr> args) { s.effects.push_back({id, std::move(args)}); }
 
+  void set_redirect(SymState& s, const z3::expr& taken, const z3::expr& ifindex, const z3::expr& map_plus_one,
+                    const z3::expr& key, const z3::expr& flags) {
+    const z3::expr target = z3::concat(bv(1, 1), z3::concat(ifindex, z3::concat(map_plus_one, z3::concat(key, flags))));
+    s.redirect = z3::ite(taken, target, s.redirect);
+  }
+
+  // A helper's size argument, which must be a constant here (1..255 bytes).
+  unsigned constant_size(const SymState& s, Reg r, const char* helper) {
+    uint64_t size = 0;
+    if (!scalar(s, r).simplify().is_numeral_u64(size) || size == 0 || size > 255)
+      unsupported(s.pc, std::string(helper) + " with a size that is not a constant of 1 to 255 bytes");
+    return unsigned(size);
+  }
+
   // The widths bpf_trace_printk prints its arguments at, from a constant format: %d %i %u %x %X
   // 32 bits, with l or ll 64, %p 64, %c 8 (at most three conversions).
   std::vector<unsigned> printk_widths(const SymState& s, const z3::expr& fmt, unsigned size) {
@@ -887,8 +954,10 @@ class Executor {
         z3::expr nonnull = c_.bool_val(true);
         if (SymbolicWorld::is_array_like(def.type))
           nonnull = z3::ult(key, bv(def.max_entries, 32));
-        else if (SymbolicWorld::is_hash_like(def.type))
+        else if (SymbolicWorld::is_hash_like(def.type) || def.type == BPF_MAP_TYPE_DEVMAP_HASH)
           nonnull = z3::select(s.present[m], key);
+        else if (def.type == BPF_MAP_TYPE_DEVMAP || def.type == BPF_MAP_TYPE_CPUMAP || def.type == BPF_MAP_TYPE_XSKMAP)
+          nonnull = z3::select(s.present[m], key) && z3::ult(key, bv(def.max_entries, 32));
         else
           unsupported(s.pc, "bpf_map_lookup_elem on a map of type " + def.type_name);
         enc_.lookups.push_back({m, key, nonnull});
@@ -978,16 +1047,84 @@ class Executor {
         effect(s, id, std::move(args));
         break;
       }
+      case BPF_FUNC_get_current_comm: {
+        const unsigned size = constant_size(s, 2, "bpf_get_current_comm");
+        std::vector<z3::expr> bytes;
+        for (unsigned i = 0; i < size; ++i) bytes.push_back(i < 15 && i + 1 < size ? w_.comm_byte(i) : bv(0, 8));
+        write(s, s.r[1], 0, size, little_endian(bytes));
+        break;
+      }
+      case BPF_FUNC_probe_read_user:
+      case BPF_FUNC_probe_read_kernel:
+      case BPF_FUNC_probe_read_user_str:
+      case BPF_FUNC_probe_read_kernel_str: {
+        // Any memory, read or not: the result and the bytes are inputs (a string read's bytes
+        // and length are not tied together; the interpreter's world is -EFAULT and zeros).
+        const unsigned size = constant_size(s, 2, "bpf_probe_read");
+        const unsigned call = s.probes++;
+        std::vector<z3::expr> bytes;
+        for (unsigned i = 0; i < size; ++i) bytes.push_back(w_.probe_byte(call, i));
+        write(s, s.r[1], 0, size, little_endian(bytes));
+        r0 = w_.probe_result(call);
+        break;
+      }
+      case BPF_FUNC_skb_load_bytes: {
+        if (w_.model() != CtxModel::Tc && w_.model() != CtxModel::SocketFilter) fail(s, "bpf_skb_load_bytes needs an skb");
+        if (s.r[1].kind != SymKind::Ctx) fail(s, "bpf_skb_load_bytes's R1 must be the context");
+        const unsigned size = constant_size(s, 4, "bpf_skb_load_bytes");
+        const z3::expr offset = d_.zext(scalar(s, 2), 32);
+        const z3::expr data_len = w_.length() - bv(w_.data_start());
+        const z3::expr ok = z3::ule(offset, bv(INT32_MAX)) && z3::ule(offset + bv(size), data_len);
+        std::vector<z3::expr> bytes;
+        for (unsigned i = 0; i < size; ++i)
+          bytes.push_back(z3::ite(ok, z3::select(s.packet, bv(w_.data_start()) + offset + bv(i)), bv(0, 8)));
+        write(s, s.r[3], 0, size, little_endian(bytes));
+        r0 = z3::ite(ok, bv(0), errno_(EFAULT));
+        break;
+      }
+      case BPF_FUNC_redirect_map: {
+        const std::size_t m = map_arg(s, 1);
+        const MapDef& def = module_.maps[m];
+        if (def.type != BPF_MAP_TYPE_DEVMAP && def.type != BPF_MAP_TYPE_DEVMAP_HASH && def.type != BPF_MAP_TYPE_CPUMAP &&
+            def.type != BPF_MAP_TYPE_XSKMAP)
+          fail(s, "bpf_redirect_map needs a devmap, cpumap or xskmap");
+        const z3::expr key = d_.zext(scalar(s, 2), 32), flags = scalar(s, 3);
+        const uint64_t actions = XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX;
+        const z3::expr bad = (flags & ~bv(actions | BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)) != bv(0);
+        const z3::expr k32 = key.extract(31, 0);
+        z3::expr present = z3::select(s.present[m], k32);
+        if (def.type != BPF_MAP_TYPE_DEVMAP_HASH) present = present && z3::ult(k32, bv(def.max_entries, 32));
+        enc_.keys.push_back({m, k32});
+        const z3::expr fallback = (flags & bv(BPF_F_BROADCAST)) == bv(0) && !present;
+        const z3::expr taken = !bad && !fallback;
+        r0 = z3::ite(bad, bv(XDP_ABORTED), z3::ite(fallback, flags & bv(actions), bv(XDP_REDIRECT)));
+        set_redirect(s, taken, bv(0, 32), bv(m + 1, 32), scalar(s, 2), flags);
+        break;
+      }
+      case BPF_FUNC_ringbuf_output: {
+        const std::size_t m = map_arg(s, 1);
+        if (module_.maps[m].type != BPF_MAP_TYPE_RINGBUF) fail(s, "bpf_ringbuf_output needs a ringbuf map");
+        const unsigned size = constant_size(s, 3, "bpf_ringbuf_output");
+        const z3::expr data = mem_arg(s, 2, size), flags = scalar(s, 4);
+        const z3::expr bad = (flags & ~bv(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP)) != bv(0);
+        // The ring is assumed to have room (-EAGAIN when full is not modelled).
+        r0 = z3::ite(bad, errno_(EINVAL), bv(0));
+        effect(s, id, {bv(m), z3::ite(bad, bv(0, 8 * size), data)});
+        break;
+      }
       case BPF_FUNC_redirect: {
         const z3::expr ifindex = scalar(s, 1), flags = scalar(s, 2);
+        z3::expr ok = c_.bool_val(true);
         if (w_.model() == CtxModel::Xdp) {
-          r0 = z3::ite(flags != bv(0), bv(XDP_ABORTED), bv(XDP_REDIRECT));
+          ok = flags == bv(0);
+          r0 = z3::ite(ok, bv(XDP_REDIRECT), bv(XDP_ABORTED));
         } else if (w_.model() == CtxModel::Tc) {
-          r0 = z3::ite((flags & ~bv(BPF_F_INGRESS)) != bv(0), bv(2), bv(7));
+          ok = (flags & ~bv(BPF_F_INGRESS)) == bv(0);
+          r0 = z3::ite(ok, bv(7), bv(2));  // TC_ACT_REDIRECT, TC_ACT_SHOT
         } else {
           fail(s, "bpf_redirect needs an XDP or tc program");
         }
-        effect(s, id, {d_.zext(ifindex, 32), flags});
+        set_redirect(s, ok, ifindex.extract(31, 0), bv(0, 32), bv(0), flags);
         break;
       }
       default:

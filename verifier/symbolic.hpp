@@ -152,6 +152,17 @@ class SymbolicWorld {
   z3::expr prandom(unsigned i);
   z3::expr ktime(unsigned i);
   z3::expr cpu() const { return cpu_; }
+  // bpf_get_current_comm's task name: 15 bytes (the 16th is its NUL).
+  z3::expr comm_byte(unsigned i) const { return comm_[i]; }
+  // The i-th bpf_probe_read*: what it returns and the bytes it gives (replayable: the
+  // interpreter has no memory to read, so -EFAULT and zeros).
+  z3::expr probe_result(unsigned i);
+  z3::expr probe_byte(unsigned i, unsigned byte);
+  // Where a region starts, for pointers used as numbers (privileged programs may): a symbol,
+  // which the interpreter's replays fix to its pretend address when `pretend` is given.
+  z3::expr region_base(const std::string& name, std::optional<uint64_t> pretend);
+  // Narrows replayable() by a fact (the interpreter's world is one of the possible ones).
+  void replayable_when(const z3::expr& fact) { replayable_ = replayable_ && fact; }
   z3::expr pid_tgid() const { return pid_tgid_; }
   unsigned prandom_count() const { return unsigned(prandom_.size()); }
   unsigned ktime_count() const { return unsigned(ktime_.size()); }
@@ -164,7 +175,9 @@ class SymbolicWorld {
   CtxModel model_;
   std::vector<MapDef> maps_;
   z3::expr packet_, length_, assumptions_, replayable_, tracing_ctx_, cpu_, pid_tgid_;
-  std::vector<z3::expr> memory_, present_, count_, prandom_, ktime_;
+  std::vector<z3::expr> memory_, present_, count_, prandom_, ktime_, comm_;
+  std::map<std::pair<unsigned, unsigned>, z3::expr> probes_;
+  std::map<std::string, z3::expr> bases_;
   std::map<uint32_t, z3::expr> fields_;
   unsigned fresh_count_ = 0;
 };
@@ -203,7 +216,8 @@ struct SymFrame {
   SymReg saved[4];                   // the caller's r6-r9
 };
 
-// A side-effecting helper call: its id and the arguments that matter to the world.
+// A side-effecting helper call whose order matters (bpf_trace_printk, bpf_ringbuf_output): its
+// id and the arguments that matter to the world.
 struct SymEffect {
   int32_t helper = 0;
   std::vector<z3::expr> args;
@@ -226,7 +240,10 @@ struct SymState {
   std::vector<z3::expr> memory, present, count;  // per map
   std::map<int64_t, SymByte> ctx;         // context bytes written
   std::vector<SymEffect> effects;
-  unsigned prandom = 0, ktime = 0, back_edges = 0;
+  // Where the packet goes after the run, as the last successful bpf_redirect or
+  // bpf_redirect_map set it: set (1 bit) ++ ifindex (32) ++ map + 1 (32) ++ key (64) ++ flags (64).
+  z3::expr redirect;
+  unsigned prandom = 0, ktime = 0, probes = 0, back_edges = 0;
 };
 
 // A safety condition at one instruction: `holds` must be true on every input.
