@@ -503,7 +503,8 @@ void Executor::execute(const RunLimits& limits) {
           Frame& f = frames[++depth];
           f.reset();
           f.return_pc = pc + 1;
-          for (int i = 0; i < 4; ++i) f.saved[i] = r[6 + i];
+          // The callee starts with r6-r9 unreadable (the verifier's new frame has them NOT_INIT).
+          for (int i = 0; i < 4; ++i) f.saved[i] = r[6 + i], r[6 + i] = {Kind::Uninit, 0, 0};
           may_goto_left[depth] = kMayGotoBudget;
           r[kFramePointer] = {Kind::Stack, uint16_t(depth), 0};
           next = pc + 1 + std::size_t(int64_t(c->imm));

@@ -466,7 +466,7 @@ class Executor {
         if (s.frames.size() == 8) fail(s, "the call stack is too deep");
         SymFrame f;
         f.return_pc = pc + 1;
-        for (int i = 0; i < 4; ++i) f.saved[i] = s.r[6 + i];
+        for (int i = 0; i < 4; ++i) f.saved[i] = s.r[6 + i], s.r[6 + i] = {};
         s.frames.push_back(std::move(f));
         s.r[kFramePointer] = {SymKind::Stack, uint32_t(s.frames.size() - 1), 0, std::nullopt};
         go(std::move(s), pc, pc + 1 + std::size_t(int64_t(call->imm)));

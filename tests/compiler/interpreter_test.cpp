@@ -337,6 +337,12 @@ TEST_CASE("bpf-to-bpf calls get their own stack frame and keep r6-r9", "[interpr
   REQUIRE(clobbered.fault);
   CHECK(clobbered.fault->reason == "R1 !read_ok");
 
+  // The callee cannot read the caller's r6-r9: its frame starts with them uninitialised.
+  auto callee_saved = Interpreter(assemble("r6 = 42\ncall pc+2\nr0 = r6\nexit\nr0 = r6\nexit\n")).run();
+  REQUIRE(callee_saved.fault);
+  CHECK(callee_saved.fault->insn == 4);
+  CHECK(callee_saved.fault->reason == "R6 !read_ok");
+
   // The kernel allows 8 frames.
   auto deep = Interpreter(assemble("r0 = 0\ncall pc-1\nexit\n")).run();
   REQUIRE(deep.fault);
