@@ -134,7 +134,7 @@ int run_equiv(const EquivArgs& args) {
   }
   const int status = v.kind == VerdictKind::Equivalent ? 0 : v.kind == VerdictKind::NotEquivalent ? 1 : 3;
   if (args.json) {
-    nlohmann::json j{{"verdict", verdict_name(v.kind)}, {"ms", v.ms}};
+    nlohmann::json j{{"verdict", verdict_name(v.kind)}, {"ms", v.ms}, {"solver_ms", v.solver_ms}};
     if (!v.reason.empty()) j["reason"] = v.reason;
     if (v.counterexample) {
       const Counterexample& c = *v.counterexample;

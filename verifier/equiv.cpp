@@ -145,9 +145,12 @@ struct Comparison {
   bool stack = false;    // windows: the stack too
 };
 
+// x == y, or true when they are the same term (then the solver never sees it).
+z3::expr equal(const z3::expr& x, const z3::expr& y) { return z3::eq(x, y) ? x.ctx().bool_val(true) : x == y; }
+
 z3::expr same_reg(const SymReg& a, const SymReg& b, z3::context& c) {
   if (!a.same_shape(b)) return c.bool_val(false);
-  if (a.v && b.v) return *a.v == *b.v;
+  if (a.v && b.v) return equal(*a.v, *b.v);
   return c.bool_val(true);
 }
 
@@ -177,14 +180,14 @@ z3::expr same_world(SymbolicWorld& w, const SymState& a, const SymState& b, cons
   std::set<int64_t> ctx_bytes;
   for (const auto& [off, byte] : a.ctx) ctx_bytes.insert(off);
   for (const auto& [off, byte] : b.ctx) ctx_bytes.insert(off);
-  for (int64_t off : ctx_bytes) all.push_back(context_byte(w, a, off) == context_byte(w, b, off));
+  for (int64_t off : ctx_bytes) all.push_back(equal(context_byte(w, a, off), context_byte(w, b, off)));
   if (a.effects.size() != b.effects.size()) return c.bool_val(false);
   for (std::size_t e = 0; e < a.effects.size(); ++e) {
     const SymEffect &x = a.effects[e], &y = b.effects[e];
     if (x.helper != y.helper || x.args.size() != y.args.size()) return c.bool_val(false);
     for (std::size_t i = 0; i < x.args.size(); ++i) {
       if (x.args[i].get_sort().bv_size() != y.args[i].get_sort().bv_size()) return c.bool_val(false);
-      all.push_back(x.args[i] == y.args[i]);
+      all.push_back(equal(x.args[i], y.args[i]));
     }
   }
   if (cmp.stack) {
@@ -204,12 +207,16 @@ z3::expr same_world(SymbolicWorld& w, const SymState& a, const SymState& b, cons
         auto ix = x.bytes.find(off), iy = y.bytes.find(off);
         const z3::expr ia = ix == x.bytes.end() ? c.bool_val(false) : ix->second.init;
         const z3::expr ib = iy == y.bytes.end() ? c.bool_val(false) : iy->second.init;
-        all.push_back(ia == ib);
-        if (ix != x.bytes.end() && iy != y.bytes.end()) all.push_back(z3::implies(ia, ix->second.value() == iy->second.value()));
+        all.push_back(equal(ia, ib));
+        if (ix != x.bytes.end() && iy != y.bytes.end() && !z3::eq(ix->second.value(), iy->second.value()))
+          all.push_back(z3::implies(ia, ix->second.value() == iy->second.value()));
       }
     }
   }
-  return z3::mk_and(all);
+  z3::expr_vector needed(c);
+  for (const z3::expr& e : all)
+    if (!e.is_true()) needed.push_back(e);
+  return needed.empty() ? c.bool_val(true) : z3::mk_and(needed);
 }
 
 // What real maps satisfy for the keys the programs use: a hash map holds at least the distinct
@@ -247,6 +254,53 @@ std::optional<std::string> broken_obligation(z3::model& m, const Encoding& e) {
   for (const Obligation& o : e.obligations)
     if (m.eval(o.holds, true).is_false()) return "insn " + std::to_string(o.pc) + ": " + o.what;
   return std::nullopt;
+}
+
+// Whole programs: the outcomes with the same effects (helper ids and argument widths) folded
+// into one state by their (disjoint) path conditions, so that the query compares a handful of
+// states instead of every pair of paths.
+std::vector<SymState> fold_outcomes(SymbolicWorld& w, const std::vector<SymState>& outcomes) {
+  const auto signature = [](const SymState& s) {
+    std::vector<std::pair<int32_t, unsigned>> sig;
+    for (const SymEffect& e : s.effects)
+      for (const z3::expr& a : e.args) sig.push_back({e.helper, a.get_sort().bv_size()});
+    sig.push_back({-1, unsigned(s.effects.size())});
+    return sig;
+  };
+  std::vector<std::pair<std::vector<std::pair<int32_t, unsigned>>, SymState>> groups;
+  for (const SymState& s : outcomes) {
+    const auto sig = signature(s);
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == sig; });
+    if (it == groups.end()) {
+      groups.push_back({sig, s});
+      continue;
+    }
+    SymState& a = it->second;
+    const z3::expr& g = s.guard;
+    const auto pick = [&](const z3::expr& x, const z3::expr& y) { return z3::eq(x, y) ? x : z3::ite(g, x, y); };
+    a.r[0].v = pick(*s.r[0].v, *a.r[0].v);
+    a.packet = pick(s.packet, a.packet);
+    a.redirect = pick(s.redirect, a.redirect);
+    for (std::size_t m = 0; m < a.memory.size(); ++m) {
+      a.memory[m] = pick(s.memory[m], a.memory[m]);
+      a.present[m] = pick(s.present[m], a.present[m]);
+      a.count[m] = pick(s.count[m], a.count[m]);
+    }
+    std::set<int64_t> offsets;
+    for (const auto& [off, byte] : a.ctx) offsets.insert(off);
+    for (const auto& [off, byte] : s.ctx) offsets.insert(off);
+    std::map<int64_t, SymByte> ctx;
+    for (int64_t off : offsets)
+      ctx.emplace(off, SymByte{pick(context_byte(w, s, off), context_byte(w, a, off)), 0, 1, w.ctx().bool_val(true)});
+    a.ctx = std::move(ctx);
+    for (std::size_t e = 0; e < a.effects.size(); ++e)
+      for (std::size_t i = 0; i < a.effects[e].args.size(); ++i)
+        a.effects[e].args[i] = pick(s.effects[e].args[i], a.effects[e].args[i]);
+    a.guard = a.guard || g;
+  }
+  std::vector<SymState> out;
+  for (auto& [sig, state] : groups) out.push_back(std::move(state));
+  return out;
 }
 
 struct Problem {
@@ -303,13 +357,26 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
   }
   z3::expr_vector differs(c);
   differs.push_back(p.tgt.exceeded);
-  differs.push_back(!p.tgt.safe());
-  for (const SymState& a : p.src.outcomes)
-    for (const SymState& b : p.tgt.outcomes) {
+  // The target is unsafe where one of its obligations fails; those the source has too (the
+  // same term) hold already, by the premise.
+  std::set<unsigned> src_obligations;
+  for (const Obligation& o : p.src.obligations) src_obligations.insert(o.holds.id());
+  for (const Obligation& o : p.tgt.obligations)
+    if (!src_obligations.count(o.holds.id())) differs.push_back(!o.holds);
+  // Outcomes pair up by path condition; the source's are disjoint, so a target outcome whose
+  // condition is (structurally) a source outcome's needs comparing with that one only.
+  const std::vector<SymState> src_outcomes = p.cmp.stack ? p.src.outcomes : fold_outcomes(p.world, p.src.outcomes);
+  const std::vector<SymState> tgt_outcomes = p.cmp.stack ? p.tgt.outcomes : fold_outcomes(p.world, p.tgt.outcomes);
+  for (const SymState& b : tgt_outcomes) {
+    const auto twin = std::find_if(src_outcomes.begin(), src_outcomes.end(),
+                                   [&](const SymState& a) { return z3::eq(a.guard, b.guard); });
+    for (const SymState& a : src_outcomes) {
+      if (twin != src_outcomes.end() && &a != &*twin) continue;
       const z3::expr same = same_world(p.world, a, b, p.cmp, keys, offsets);
       if (same.is_true()) continue;
       differs.push_back(a.guard && b.guard && !same);
     }
+  }
   solver.add(pre && !p.src.exceeded && z3::mk_or(differs));
   z3::check_result r = check();
   if (r == z3::unknown) {

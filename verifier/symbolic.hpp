@@ -32,41 +32,67 @@
 
 namespace tristate {
 
-// The semantics' value domain on Z3: 64-bit bit-vectors and Z3 Booleans.
+// The semantics' value domain on Z3: 64-bit bit-vectors and Z3 Booleans. Operations on two
+// constants are folded through ConcreteDomain (the same meaning, computed here), so that loop
+// counters and other concrete values stay constants and decide their branches while encoding.
 struct Z3Domain {
   z3::context& c;
   using Value = z3::expr;
   using Bool = z3::expr;
+  using C = ConcreteDomain;
+
+  static bool known(const Value& a, uint64_t& v) { return a.is_numeral_u64(v); }
+  static Value num(const Value& like, uint64_t v) { return like.ctx().bv_val(v, 64); }
+  template <class Op, class Build>
+  static Value fold(const Value& a, const Value& b, Op op, Build build) {
+    uint64_t x = 0, y = 0;
+    if (known(a, x) && known(b, y)) return num(a, op(x, y));
+    return build();
+  }
+  template <class Op, class Build>
+  static Bool test(const Value& a, const Value& b, Op op, Build build) {
+    uint64_t x = 0, y = 0;
+    if (known(a, x) && known(b, y)) return a.ctx().bool_val(op(x, y));
+    return build();
+  }
 
   Value constant(uint64_t v) const { return c.bv_val(v, 64); }
-  static Value add(const Value& a, const Value& b) { return a + b; }
-  static Value sub(const Value& a, const Value& b) { return a - b; }
-  static Value mul(const Value& a, const Value& b) { return a * b; }
+  static Value add(const Value& a, const Value& b) { return fold(a, b, C::add, [&] { return a + b; }); }
+  static Value sub(const Value& a, const Value& b) { return fold(a, b, C::sub, [&] { return a - b; }); }
+  static Value mul(const Value& a, const Value& b) { return fold(a, b, C::mul, [&] { return a * b; }); }
   // Division and remainder keep SMT-LIB's meaning, but are built narrow where that is exact: by
   // the constants 1 and -1 and by powers of two, and on 32 bits when both operands are
   // zero-extended 32-bit values (BPF's 32-bit division). A 64-bit divider is what makes Z3 slow.
   static Value udiv(const Value& a, const Value& b) {
-    uint64_t k = 0;
-    if (b.is_numeral_u64(k) && k != 0 && (k & (k - 1)) == 0) return z3::lshr(a, a.ctx().bv_val(__builtin_ctzll(k), 64));
-    if (auto n = narrow32(a, b)) return z3::zext(z3::udiv(n->first, n->second), 32);
-    return z3::udiv(a, b);
+    return fold(a, b, C::udiv, [&] {
+      uint64_t k = 0;
+      if (b.is_numeral_u64(k) && k != 0 && (k & (k - 1)) == 0) return z3::lshr(a, num(a, __builtin_ctzll(k)));
+      if (auto n = narrow32(a, b)) return z3::zext(z3::udiv(n->first, n->second), 32);
+      return z3::udiv(a, b);
+    });
   }
   static Value urem(const Value& a, const Value& b) {
-    uint64_t k = 0;
-    if (b.is_numeral_u64(k) && k != 0 && (k & (k - 1)) == 0) return a & a.ctx().bv_val(k - 1, 64);
-    if (auto n = narrow32(a, b)) return z3::zext(z3::urem(n->first, n->second), 32);
-    return z3::urem(a, b);
+    return fold(a, b, C::urem, [&] {
+      uint64_t k = 0;
+      if (b.is_numeral_u64(k) && k != 0 && (k & (k - 1)) == 0) return a & num(a, k - 1);
+      if (auto n = narrow32(a, b)) return z3::zext(z3::urem(n->first, n->second), 32);
+      return z3::urem(a, b);
+    });
   }
   static Value sdiv(const Value& a, const Value& b) {  // bvsdiv
-    uint64_t k = 0;
-    if (b.is_numeral_u64(k) && k == 1) return a;
-    if (b.is_numeral_u64(k) && k == ~uint64_t(0)) return -a;
-    return a / b;
+    return fold(a, b, C::sdiv, [&] {
+      uint64_t k = 0;
+      if (b.is_numeral_u64(k) && k == 1) return a;
+      if (b.is_numeral_u64(k) && k == ~uint64_t(0)) return -a;
+      return a / b;
+    });
   }
   static Value srem(const Value& a, const Value& b) {
-    uint64_t k = 0;
-    if (b.is_numeral_u64(k) && (k == 1 || k == ~uint64_t(0))) return a.ctx().bv_val(0, 64);
-    return z3::srem(a, b);
+    return fold(a, b, C::srem, [&] {
+      uint64_t k = 0;
+      if (b.is_numeral_u64(k) && (k == 1 || k == ~uint64_t(0))) return num(a, 0);
+      return z3::srem(a, b);
+    });
   }
   // (x, y) when a and b are 64-bit zero extensions of 32-bit x and y (or constants below 2^32).
   static std::optional<std::pair<z3::expr, z3::expr>> narrow32(const Value& a, const Value& b) {
@@ -83,31 +109,51 @@ struct Z3Domain {
     if (!x || !y) return std::nullopt;
     return std::make_pair(*x, *y);
   }
-  static Value band(const Value& a, const Value& b) { return a & b; }
-  static Value bor(const Value& a, const Value& b) { return a | b; }
-  static Value bxor(const Value& a, const Value& b) { return a ^ b; }
-  static Value shl(const Value& a, const Value& n) { return z3::shl(a, n); }
-  static Value lshr(const Value& a, const Value& n) { return z3::lshr(a, n); }
-  static Value ashr(const Value& a, const Value& n) { return z3::ashr(a, n); }
-  static Value neg(const Value& a) { return -a; }
+  static Value band(const Value& a, const Value& b) { return fold(a, b, C::band, [&] { return a & b; }); }
+  static Value bor(const Value& a, const Value& b) { return fold(a, b, C::bor, [&] { return a | b; }); }
+  static Value bxor(const Value& a, const Value& b) { return fold(a, b, C::bxor, [&] { return a ^ b; }); }
+  static Value shl(const Value& a, const Value& n) { return fold(a, n, C::shl, [&] { return z3::shl(a, n); }); }
+  static Value lshr(const Value& a, const Value& n) { return fold(a, n, C::lshr, [&] { return z3::lshr(a, n); }); }
+  static Value ashr(const Value& a, const Value& n) { return fold(a, n, C::ashr, [&] { return z3::ashr(a, n); }); }
+  static Value neg(const Value& a) {
+    uint64_t x = 0;
+    return known(a, x) ? num(a, C::neg(x)) : -a;
+  }
   static Value zext(const Value& a, unsigned bits) {
+    uint64_t x = 0;
+    if (known(a, x)) return num(a, C::zext(x, bits));
     return bits >= 64 ? a : z3::zext(a.extract(bits - 1, 0), 64 - bits);
   }
   static Value sext(const Value& a, unsigned bits) {
+    uint64_t x = 0;
+    if (known(a, x)) return num(a, C::sext(x, bits));
     return bits >= 64 ? a : z3::sext(a.extract(bits - 1, 0), 64 - bits);
   }
   static Value bswap(const Value& a, unsigned bits) {
+    uint64_t x = 0;
+    if (known(a, x)) return num(a, C::bswap(x, bits));
     z3::expr r = a.extract(7, 0);
     for (unsigned i = 1; i < bits / 8; ++i) r = z3::concat(r, a.extract(8 * i + 7, 8 * i));
     return bits >= 64 ? r : z3::zext(r, 64 - bits);
   }
-  static Value ite(const Bool& c, const Value& a, const Value& b) { return z3::ite(c, a, b); }
-  static Bool eq(const Value& a, const Value& b) { return a == b; }
-  static Bool ult(const Value& a, const Value& b) { return z3::ult(a, b); }
-  static Bool ule(const Value& a, const Value& b) { return z3::ule(a, b); }
-  static Bool slt(const Value& a, const Value& b) { return a < b; }
-  static Bool sle(const Value& a, const Value& b) { return a <= b; }
-  static Bool lnot(const Bool& a) { return !a; }
+  static Value ite(const Bool& c, const Value& a, const Value& b) {
+    if (c.is_true() || z3::eq(a, b)) return a;
+    if (c.is_false()) return b;
+    return z3::ite(c, a, b);
+  }
+  static Bool eq(const Value& a, const Value& b) {
+    if (z3::eq(a, b)) return a.ctx().bool_val(true);
+    return test(a, b, C::eq, [&] { return a == b; });
+  }
+  static Bool ult(const Value& a, const Value& b) { return test(a, b, C::ult, [&] { return z3::ult(a, b); }); }
+  static Bool ule(const Value& a, const Value& b) { return test(a, b, C::ule, [&] { return z3::ule(a, b); }); }
+  static Bool slt(const Value& a, const Value& b) { return test(a, b, C::slt, [&] { return a < b; }); }
+  static Bool sle(const Value& a, const Value& b) { return test(a, b, C::sle, [&] { return a <= b; }); }
+  static Bool lnot(const Bool& a) {
+    if (a.is_true()) return a.ctx().bool_val(false);
+    if (a.is_false()) return a.ctx().bool_val(true);
+    return !a;
+  }
 };
 
 // The inputs of one check, shared by the programs it compares.
