@@ -98,6 +98,18 @@ Module read_bytecode_memory(std::span<const uint8_t> bytes, const std::string& n
   }
   Module m;
   m.path = name;
+  // The entry holds its own range; every other range is a subprogram of the module, as an ELF
+  // object's .text functions are (the image keeps them all, in order).
+  p.entry.insns.assign(p.image.begin(), p.image.begin() + std::ptrdiff_t(p.functions[0].size));
+  for (std::size_t i = 1; i < p.functions.size(); ++i) {
+    const FunctionRange& r = p.functions[i];
+    Function f;
+    f.name = r.name;
+    f.section_offset = r.start;
+    f.insns.assign(p.image.begin() + std::ptrdiff_t(r.start), p.image.begin() + std::ptrdiff_t(r.start + r.size));
+    f.global = false;
+    m.subprograms.push_back(std::move(f));
+  }
   m.programs.push_back(std::move(p));
   return m;
 }
