@@ -275,28 +275,7 @@ std::vector<SymState> fold_outcomes(SymbolicWorld& w, const std::vector<SymState
       groups.push_back({sig, s});
       continue;
     }
-    SymState& a = it->second;
-    const z3::expr& g = s.guard;
-    const auto pick = [&](const z3::expr& x, const z3::expr& y) { return z3::eq(x, y) ? x : z3::ite(g, x, y); };
-    a.r[0].v = pick(*s.r[0].v, *a.r[0].v);
-    a.packet = pick(s.packet, a.packet);
-    a.redirect = pick(s.redirect, a.redirect);
-    for (std::size_t m = 0; m < a.memory.size(); ++m) {
-      a.memory[m] = pick(s.memory[m], a.memory[m]);
-      a.present[m] = pick(s.present[m], a.present[m]);
-      a.count[m] = pick(s.count[m], a.count[m]);
-    }
-    std::set<int64_t> offsets;
-    for (const auto& [off, byte] : a.ctx) offsets.insert(off);
-    for (const auto& [off, byte] : s.ctx) offsets.insert(off);
-    std::map<int64_t, SymByte> ctx;
-    for (int64_t off : offsets)
-      ctx.emplace(off, SymByte{pick(context_byte(w, s, off), context_byte(w, a, off)), 0, 1, w.ctx().bool_val(true)});
-    a.ctx = std::move(ctx);
-    for (std::size_t e = 0; e < a.effects.size(); ++e)
-      for (std::size_t i = 0; i < a.effects[e].args.size(); ++i)
-        a.effects[e].args[i] = pick(s.effects[e].args[i], a.effects[e].args[i]);
-    a.guard = a.guard || g;
+    merge_state(w, it->second, s, false);
   }
   std::vector<SymState> out;
   for (auto& [sig, state] : groups) out.push_back(std::move(state));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 #include <variant>
 
 #include "compiler/cfg.hpp"
@@ -168,6 +169,76 @@ z3::expr context_byte(SymbolicWorld& world, const SymState& s, int64_t at) {
   return v.extract(8 * i + 7, 8 * i);
 }
 
+namespace {
+
+z3::expr pick(const z3::expr& g, const z3::expr& a, const z3::expr& b) { return z3::eq(a, b) ? a : z3::ite(g, a, b); }
+
+void merge_reg(const z3::expr& g, SymReg& a, const SymReg& b) {
+  if (a.v && b.v) a.v = pick(g, *a.v, *b.v);
+}
+
+// Stack bytes: a byte one side never wrote is uninitialised there.
+std::map<int64_t, SymByte> merge_stack(const z3::expr& g, const std::map<int64_t, SymByte>& a,
+                                       const std::map<int64_t, SymByte>& b) {
+  z3::context& c = g.ctx();
+  std::map<int64_t, SymByte> out;
+  const SymByte none{c.bv_val(0, 8), 0, 1, c.bool_val(false)};
+  auto ia = a.begin(), ib = b.begin();
+  while (ia != a.end() || ib != b.end()) {
+    int64_t off;
+    const SymByte *x, *y;
+    if (ib == b.end() || (ia != a.end() && ia->first < ib->first)) {
+      off = ia->first, x = &ia->second, y = &none, ++ia;
+    } else if (ia == a.end() || ib->first < ia->first) {
+      off = ib->first, x = &none, y = &ib->second, ++ib;
+    } else {
+      off = ia->first, x = &ia->second, y = &ib->second, ++ia, ++ib;
+    }
+    if (z3::eq(x->whole, y->whole) && x->index == y->index && z3::eq(x->init, y->init))
+      out.emplace(off, *x);
+    else
+      out.emplace(off, SymByte{pick(g, x->value(), y->value()), 0, 1, pick(g, x->init, y->init)});
+  }
+  return out;
+}
+
+}  // namespace
+
+void merge_state(SymbolicWorld& world, SymState& into, const SymState& from, bool whole) {
+  const z3::expr g = into.guard;
+  if (whole) {
+    for (int i = 0; i < 11; ++i) merge_reg(g, into.r[i], from.r[i]);
+    for (std::size_t f = 0; f < into.frames.size(); ++f) {
+      SymFrame& x = into.frames[f];
+      const SymFrame& y = from.frames[f];
+      x.bytes = merge_stack(g, x.bytes, y.bytes);
+      for (auto& [off, reg] : x.spills) merge_reg(g, reg, y.spills.at(off));
+      for (int i = 0; i < 4; ++i) merge_reg(g, x.saved[i], y.saved[i]);
+    }
+  } else {
+    merge_reg(g, into.r[0], from.r[0]);
+  }
+  into.packet = pick(g, into.packet, from.packet);
+  into.redirect = pick(g, into.redirect, from.redirect);
+  for (std::size_t m = 0; m < into.memory.size(); ++m) {
+    into.memory[m] = pick(g, into.memory[m], from.memory[m]);
+    into.present[m] = pick(g, into.present[m], from.present[m]);
+    into.count[m] = pick(g, into.count[m], from.count[m]);
+  }
+  // Context bytes: one side's unwritten byte is the field as the run started with it.
+  std::map<int64_t, SymByte> ctx;
+  for (const std::map<int64_t, SymByte>* side : {&std::as_const(into.ctx), &from.ctx})
+    for (const auto& [off, byte] : *side)
+      if (!ctx.count(off))
+        ctx.emplace(off, SymByte{pick(g, context_byte(world, into, off), context_byte(world, from, off)), 0, 1,
+                                 world.ctx().bool_val(true)});
+  into.ctx = std::move(ctx);
+  for (std::size_t e = 0; e < into.effects.size(); ++e)
+    for (std::size_t i = 0; i < into.effects[e].args.size(); ++i)
+      into.effects[e].args[i] = pick(g, into.effects[e].args[i], from.effects[e].args[i]);
+  into.guard = into.guard || from.guard;
+}
+
 SymState initial_state(SymbolicWorld& world) {
   z3::context& c = world.ctx();
   SymState s{c.bool_val(true), 0, {}, {}, world.packet(), {}, {}, {}, {}, {}, c.bv_val(0, 193), 0, 0, 0, 0};
@@ -318,66 +389,15 @@ class Executor {
     return true;
   }
 
-  static z3::expr pick(const z3::expr& g, const z3::expr& a, const z3::expr& b) {
-    return z3::eq(a, b) ? a : z3::ite(g, a, b);
-  }
-  static void merge_reg(const z3::expr& g, SymReg& a, const SymReg& b) {
-    if (a.v && b.v) a.v = pick(g, *a.v, *b.v);
-  }
-  std::map<int64_t, SymByte> merge_bytes(const z3::expr& g, const std::map<int64_t, SymByte>& a,
-                                         const std::map<int64_t, SymByte>& b) const {
-    std::map<int64_t, SymByte> out;
-    const SymByte none{bv(0, 8), 0, 1, c_.bool_val(false)};
-    auto ia = a.begin(), ib = b.begin();
-    while (ia != a.end() || ib != b.end()) {
-      int64_t off;
-      const SymByte *x, *y;
-      if (ib == b.end() || (ia != a.end() && ia->first < ib->first)) {
-        off = ia->first, x = &ia->second, y = &none, ++ia;
-      } else if (ia == a.end() || ib->first < ia->first) {
-        off = ib->first, x = &none, y = &ib->second, ++ib;
-      } else {
-        off = ia->first, x = &ia->second, y = &ib->second, ++ia, ++ib;
-      }
-      if (z3::eq(x->whole, y->whole) && x->index == y->index && z3::eq(x->init, y->init))
-        out.emplace(off, *x);
-      else
-        out.emplace(off, SymByte{pick(g, x->value(), y->value()), 0, 1, pick(g, x->init, y->init)});
-    }
-    return out;
-  }
-
   // Merges states of the same shape (their paths are disjoint, so `ite` on one guard is exact).
   std::vector<SymState> merge(std::vector<SymState> states) {
     std::vector<SymState> out;
     for (SymState& s : states) {
       auto it = std::find_if(out.begin(), out.end(), [&](const SymState& o) { return same_shape(o, s); });
-      if (it == out.end()) {
+      if (it == out.end())
         out.push_back(std::move(s));
-        continue;
-      }
-      SymState& a = *it;
-      const z3::expr g = a.guard;
-      for (int i = 0; i < 11; ++i) merge_reg(g, a.r[i], s.r[i]);
-      for (std::size_t f = 0; f < a.frames.size(); ++f) {
-        SymFrame& x = a.frames[f];
-        const SymFrame& y = s.frames[f];
-        x.bytes = merge_bytes(g, x.bytes, y.bytes);
-        for (auto& [off, reg] : x.spills) merge_reg(g, reg, y.spills.at(off));
-        for (int i = 0; i < 4; ++i) merge_reg(g, x.saved[i], y.saved[i]);
-      }
-      a.packet = pick(g, a.packet, s.packet);
-      for (std::size_t m = 0; m < a.memory.size(); ++m) {
-        a.memory[m] = pick(g, a.memory[m], s.memory[m]);
-        a.present[m] = pick(g, a.present[m], s.present[m]);
-        a.count[m] = pick(g, a.count[m], s.count[m]);
-      }
-      a.ctx = merge_bytes(g, a.ctx, s.ctx);
-      a.redirect = pick(g, a.redirect, s.redirect);
-      for (std::size_t e = 0; e < a.effects.size(); ++e)
-        for (std::size_t i = 0; i < a.effects[e].args.size(); ++i)
-          a.effects[e].args[i] = pick(g, a.effects[e].args[i], s.effects[e].args[i]);
-      a.guard = a.guard || s.guard;
+      else
+        merge_state(w_, *it, s, true);
     }
     return out;
   }

@@ -342,6 +342,12 @@ Encoding encode_prefix(SymbolicWorld& world, const Module& module, const Program
 // Byte `at` of the context in state `s` (written, or as the world gave it).
 z3::expr context_byte(SymbolicWorld& world, const SymState& s, int64_t at);
 
+// Folds `from` into `into`, whose paths are disjoint: every value becomes ite(into.guard, into's,
+// from's) and the guard their disjunction. With `whole`, registers, frames and stack too (the
+// states must then have the same shape); without, only what a run leaves behind: r0, packet,
+// maps, context, redirect and effects (which must have the same helpers and widths).
+void merge_state(SymbolicWorld& world, SymState& into, const SymState& from, bool whole);
+
 // The initial state of a program in `world` (r1 the context, r10 the frame pointer).
 SymState initial_state(SymbolicWorld& world);
 
