@@ -118,7 +118,8 @@ CheckInput input_from_model(SymbolicWorld& w, z3::model& m, const Module& module
         present = k < def.max_entries;
       else
         present = m.eval(z3::select(w.map_present(i), kx), true).is_true() &&
-                  (SymbolicWorld::is_hash_like(def.type) || def.type == BPF_MAP_TYPE_DEVMAP_HASH || k < def.max_entries);
+                  ((def.type != BPF_MAP_TYPE_DEVMAP && def.type != BPF_MAP_TYPE_CPUMAP && def.type != BPF_MAP_TYPE_XSKMAP) ||
+                   k < def.max_entries);
       if (!present) continue;
       std::vector<uint8_t> value;
       for (uint32_t o = 0; o < def.value_size; ++o)

@@ -921,6 +921,37 @@ class Executor {
 
   void effect(SymState& s, int32_t id, std::vector<z3::expr> args) { s.effects.push_back({id, std::move(args)}); }
 
+  // An LPM trie lookup (trie_lookup_elem, as compiler/maps.cpp models it): NULL when the key's
+  // prefixlen exceeds the trie's; else the entry of the longest stored prefix no longer than it
+  // whose bits match the data. Entries are kept by their canonical key: (prefixlen, the data's
+  // first prefixlen bits, most significant first, the rest zero).
+  void lpm_lookup(SymState& s, std::size_t m, const z3::expr& key) {
+    const MapDef& def = module_.maps[m];
+    const unsigned data_bytes = def.key_size - 4, max = data_bytes * 8;
+    const z3::expr limit = key.extract(31, 0);
+    const z3::expr data = key.extract(8 * def.key_size - 1, 32);
+    const auto canonical = [&](unsigned len) {
+      z3::expr mask = bv(0, 8);
+      for (unsigned i = 0; i < data_bytes; ++i) {
+        const unsigned keep = len > 8 * i ? std::min(8u, len - 8 * i) : 0;
+        const z3::expr byte = bv(keep == 0 ? 0 : (0xffu << (8 - keep)) & 0xff, 8);
+        mask = i == 0 ? byte : z3::concat(byte, mask);
+      }
+      return z3::concat(data & mask, bv(len, 32));
+    };
+    z3::expr nonnull = c_.bool_val(false), entry = canonical(0);
+    for (unsigned len = 0; len <= max; ++len) {
+      const z3::expr candidate = canonical(len);
+      const z3::expr hit = z3::ule(bv(len, 32), limit) && z3::select(s.present[m], candidate);
+      nonnull = nonnull || hit;
+      entry = z3::ite(hit, candidate, entry);  // longer prefixes come later and win
+    }
+    nonnull = nonnull && z3::ule(limit, bv(max, 32));
+    enc_.lookups.push_back({m, entry, nonnull});
+    enc_.keys.push_back({m, entry});
+    set_result(s, {SymKind::MapValue, uint32_t(enc_.lookups.size() - 1), 0, bv(0)});
+  }
+
   void set_redirect(SymState& s, const z3::expr& taken, const z3::expr& ifindex, const z3::expr& map_plus_one,
                     const z3::expr& key, const z3::expr& flags) {
     const z3::expr target = z3::concat(bv(1, 1), z3::concat(ifindex, z3::concat(map_plus_one, z3::concat(key, flags))));
@@ -980,6 +1011,8 @@ class Executor {
           nonnull = z3::select(s.present[m], key);
         else if (def.type == BPF_MAP_TYPE_DEVMAP || def.type == BPF_MAP_TYPE_CPUMAP || def.type == BPF_MAP_TYPE_XSKMAP)
           nonnull = z3::select(s.present[m], key) && z3::ult(key, bv(def.max_entries, 32));
+        else if (def.type == BPF_MAP_TYPE_LPM_TRIE && def.key_size > 4)
+          return lpm_lookup(s, m, key);
         else
           unsupported(s.pc, "bpf_map_lookup_elem on a map of type " + def.type_name);
         enc_.lookups.push_back({m, key, nonnull});
