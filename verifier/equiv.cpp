@@ -384,18 +384,23 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
   // Prefer an input the interpreter can replay (context fields a test run cannot set are zero),
   // and then a short packet, for a readable counterexample.
   bool replayable = true;
-  const auto prefer = [&](const z3::expr& fact) {
+  const auto prefer = [&](const z3::expr& fact, unsigned timeout_ms) {
     solver.push();
     solver.add(fact);
+    z3::params limited(c);
+    limited.set("timeout", std::min(timeout_ms, options.timeout_ms));
+    solver.set(limited);
     const bool ok = check() == z3::sat;
+    solver.set(params);
     if (ok) model = solver.get_model();
     solver.pop();
     if (ok) solver.add(fact);
     return ok;
   };
   // Programs without a context type run only on a memory block, which the model does not give.
-  replayable = p.world.model() != CtxModel::None && prefer(p.world.replayable());
-  if (takes_packet(p.world.model())) prefer(z3::ule(p.world.length(), c.bv_val(64, 64)));
+  replayable = p.world.model() != CtxModel::None && prefer(p.world.replayable(), options.timeout_ms);
+  // A short packet only makes the counterexample easier to read: not worth a long wait.
+  if (takes_packet(p.world.model())) prefer(z3::ule(p.world.length(), c.bv_val(64, 64)), 1000);
   cex.input = input_from_model(p.world, model, src_module, {&p.src, &p.tgt});
   if (auto broken = broken_obligation(model, p.tgt))
     cex.difference = "the target is unsafe at " + *broken;

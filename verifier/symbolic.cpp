@@ -952,6 +952,56 @@ class Executor {
     set_result(s, {SymKind::MapValue, uint32_t(enc_.lookups.size() - 1), 0, bv(0)});
   }
 
+  void skb_arg(const SymState& s, const char* helper) {
+    if (w_.model() != CtxModel::Tc && w_.model() != CtxModel::SocketFilter) fail(s, std::string(helper) + " needs an skb");
+    if (s.r[1].kind != SymKind::Ctx) fail(s, std::string(helper) + "'s R1 must be the context");
+  }
+
+  // bpf_l3_csum_replace / bpf_l4_csum_replace, as compiler/helpers.cpp runs them: the __sum16 at
+  // `offset` in the skb data updated for `from` becoming `to` (2 or 4 bytes, or a difference
+  // when the size is 0), by the one's-complement formulas of compiler/checksum.hpp (RFC 1624)
+  // written on bit-vectors. The L4 form widens 2-byte fields first and knows the "mangled 0" rule.
+  z3::expr csum_replace(SymState& s, bool l4) {
+    const z3::expr offset = d_.zext(scalar(s, 2), 32), from = scalar(s, 3), to = scalar(s, 4), flags = scalar(s, 5);
+    const auto err = [&](int e) { return bv(uint64_t(-int64_t(e))); };
+    constexpr uint64_t kIpv6 = 1 << 7;  // BPF_F_IPV6 (newer than this machine's UAPI header)
+    const uint64_t allowed =
+        l4 ? (BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_PSEUDO_HDR | BPF_F_HDR_FIELD_MASK | kIpv6) : BPF_F_HDR_FIELD_MASK;
+    const z3::expr bad_flags = (flags & ~bv(allowed)) != bv(0);
+    const z3::expr fault = z3::ugt(offset, bv(0xffff)) || (offset & bv(1)) != bv(0) ||
+                           z3::ugt(offset + bv(2), w_.length() - bv(w_.data_start()));
+    const z3::expr at = bv(w_.data_start()) + offset;
+    const z3::expr check = z3::concat(z3::select(s.packet, at + bv(1)), z3::select(s.packet, at));
+    // One's-complement sums with the end-around carry.
+    const auto add = [](const z3::expr& a, const z3::expr& b) {
+      const z3::expr r = a + b;
+      return r + z3::zext(z3::ite(z3::ult(r, b), a.ctx().bv_val(1, 1), a.ctx().bv_val(0, 1)), r.get_sort().bv_size() - 1);
+    };
+    const auto sub = [&](const z3::expr& a, const z3::expr& b) { return add(a, ~b); };
+    const auto fold = [&](const z3::expr& sum) {
+      z3::expr x = (sum & c_.bv_val(0xffff, 32)) + z3::lshr(sum, 16);
+      x = (x & c_.bv_val(0xffff, 32)) + z3::lshr(x, 16);
+      return (~x).extract(15, 0);
+    };
+    const z3::expr check32 = z3::zext(check, 16);
+    const z3::expr size = flags & bv(BPF_F_HDR_FIELD_MASK);
+    const z3::expr by_diff = fold(add(to.extract(31, 0), ~check32));
+    const z3::expr two = l4 ? fold(add(sub(~check32, z3::zext(from.extract(15, 0), 16)), z3::zext(to.extract(15, 0), 16)))
+                            : ~add(sub(~check, from.extract(15, 0)), to.extract(15, 0));
+    const z3::expr four = fold(add(sub(~check32, from.extract(31, 0)), to.extract(31, 0)));
+    const z3::expr bad_size = !(size == bv(0) || size == bv(2) || size == bv(4)) || (size == bv(0) && from != bv(0));
+    z3::expr next = z3::ite(size == bv(0), by_diff, z3::ite(size == bv(2), two, four));
+    z3::expr skip = c_.bool_val(false);
+    if (l4) {
+      const z3::expr mangled0 = (flags & bv(BPF_F_MARK_MANGLED_0)) != bv(0), enforce = (flags & bv(BPF_F_MARK_ENFORCE)) != bv(0);
+      skip = mangled0 && !enforce && check == c_.bv_val(0, 16);
+      next = z3::ite(mangled0 && next == c_.bv_val(0, 16), c_.bv_val(0xffff, 16), next);
+    }
+    const z3::expr writes = !bad_flags && !fault && !skip && !bad_size;
+    s.packet = z3::ite(writes, z3::store(z3::store(s.packet, at, next.extract(7, 0)), at + bv(1), next.extract(15, 8)), s.packet);
+    return z3::ite(bad_flags, err(EINVAL), z3::ite(fault, err(EFAULT), z3::ite(skip, bv(0), z3::ite(bad_size, err(EINVAL), bv(0)))));
+  }
+
   void set_redirect(SymState& s, const z3::expr& taken, const z3::expr& ifindex, const z3::expr& map_plus_one,
                     const z3::expr& key, const z3::expr& flags) {
     const z3::expr target = z3::concat(bv(1, 1), z3::concat(ifindex, z3::concat(map_plus_one, z3::concat(key, flags))));
@@ -1124,8 +1174,7 @@ class Executor {
         break;
       }
       case BPF_FUNC_skb_load_bytes: {
-        if (w_.model() != CtxModel::Tc && w_.model() != CtxModel::SocketFilter) fail(s, "bpf_skb_load_bytes needs an skb");
-        if (s.r[1].kind != SymKind::Ctx) fail(s, "bpf_skb_load_bytes's R1 must be the context");
+        skb_arg(s, "bpf_skb_load_bytes");
         const unsigned size = constant_size(s, 4, "bpf_skb_load_bytes");
         const z3::expr offset = d_.zext(scalar(s, 2), 32);
         const z3::expr data_len = w_.length() - bv(w_.data_start());
@@ -1135,6 +1184,35 @@ class Executor {
           bytes.push_back(z3::ite(ok, z3::select(s.packet, bv(w_.data_start()) + offset + bv(i)), bv(0, 8)));
         write(s, s.r[3], 0, size, little_endian(bytes));
         r0 = z3::ite(ok, bv(0), errno_(EFAULT));
+        break;
+      }
+      case BPF_FUNC_skb_store_bytes: {
+        skb_arg(s, "bpf_skb_store_bytes");
+        const unsigned size = constant_size(s, 4, "bpf_skb_store_bytes");
+        const z3::expr offset = d_.zext(scalar(s, 2), 32), flags = scalar(s, 5);
+        const z3::expr from = mem_arg(s, 3, size);
+        const z3::expr bad = (flags & ~bv(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH)) != bv(0);
+        const z3::expr fits = z3::ule(offset, bv(INT32_MAX)) && z3::ule(offset + bv(size), w_.length() - bv(w_.data_start()));
+        const z3::expr ok = !bad && fits;
+        z3::expr packet = s.packet;
+        for (unsigned i = 0; i < size; ++i)
+          packet = z3::store(packet, bv(w_.data_start()) + offset + bv(i), from.extract(8 * i + 7, 8 * i));
+        s.packet = z3::ite(ok, packet, s.packet);
+        // BPF_F_INVALIDATE_HASH clears skb->hash.
+        const CtxField* hash = ctx_field_named(w_.model(), "hash");
+        if (!hash) throw InternalError("__sk_buff has no hash field");
+        const z3::expr cleared = ok && (flags & bv(BPF_F_INVALIDATE_HASH)) != bv(0);
+        for (unsigned i = 0; i < hash->size; ++i) {
+          const int64_t at = int64_t(hash->offset) + i;
+          s.ctx.insert_or_assign(at, SymByte{z3::ite(cleared, bv(0, 8), ctx_byte(s, at)), 0, 1, c_.bool_val(true)});
+        }
+        r0 = z3::ite(bad, errno_(EINVAL), z3::ite(fits, bv(0), errno_(EFAULT)));
+        break;
+      }
+      case BPF_FUNC_l3_csum_replace:
+      case BPF_FUNC_l4_csum_replace: {
+        skb_arg(s, "bpf_l3/l4_csum_replace");
+        r0 = csum_replace(s, id == BPF_FUNC_l4_csum_replace);
         break;
       }
       case BPF_FUNC_redirect_map: {
