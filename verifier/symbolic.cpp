@@ -173,10 +173,6 @@ namespace {
 
 z3::expr pick(const z3::expr& g, const z3::expr& a, const z3::expr& b) { return z3::eq(a, b) ? a : z3::ite(g, a, b); }
 
-void merge_reg(const z3::expr& g, SymReg& a, const SymReg& b) {
-  if (a.v && b.v) a.v = pick(g, *a.v, *b.v);
-}
-
 // Stack bytes: a byte one side never wrote is uninitialised there.
 std::map<int64_t, SymByte> merge_stack(const z3::expr& g, const std::map<int64_t, SymByte>& a,
                                        const std::map<int64_t, SymByte>& b) {
@@ -205,37 +201,42 @@ std::map<int64_t, SymByte> merge_stack(const z3::expr& g, const std::map<int64_t
 }  // namespace
 
 void merge_state(SymbolicWorld& world, SymState& into, const SymState& from, bool whole) {
-  const z3::expr g = into.guard;
+  // ite(from.guard, from's, into's): the arriving state's guard is usually one path's, smaller
+  // than the disjunction `into` has gathered.
+  const z3::expr g = from.guard;
+  const auto join = [&](z3::expr& mine, const z3::expr& theirs) { mine = pick(g, theirs, mine); };
+  const auto join_reg = [&](SymReg& mine, const SymReg& theirs) {
+    if (mine.v && theirs.v) join(*mine.v, *theirs.v);
+  };
   if (whole) {
-    for (int i = 0; i < 11; ++i) merge_reg(g, into.r[i], from.r[i]);
+    for (int i = 0; i < 11; ++i) join_reg(into.r[i], from.r[i]);
     for (std::size_t f = 0; f < into.frames.size(); ++f) {
       SymFrame& x = into.frames[f];
       const SymFrame& y = from.frames[f];
-      x.bytes = merge_stack(g, x.bytes, y.bytes);
-      for (auto& [off, reg] : x.spills) merge_reg(g, reg, y.spills.at(off));
-      for (int i = 0; i < 4; ++i) merge_reg(g, x.saved[i], y.saved[i]);
+      x.bytes = merge_stack(g, y.bytes, x.bytes);
+      for (auto& [off, reg] : x.spills) join_reg(reg, y.spills.at(off));
+      for (int i = 0; i < 4; ++i) join_reg(x.saved[i], y.saved[i]);
     }
   } else {
-    merge_reg(g, into.r[0], from.r[0]);
+    join_reg(into.r[0], from.r[0]);
   }
-  into.packet = pick(g, into.packet, from.packet);
-  into.redirect = pick(g, into.redirect, from.redirect);
+  join(into.packet, from.packet);
+  join(into.redirect, from.redirect);
   for (std::size_t m = 0; m < into.memory.size(); ++m) {
-    into.memory[m] = pick(g, into.memory[m], from.memory[m]);
-    into.present[m] = pick(g, into.present[m], from.present[m]);
-    into.count[m] = pick(g, into.count[m], from.count[m]);
+    join(into.memory[m], from.memory[m]);
+    join(into.present[m], from.present[m]);
+    join(into.count[m], from.count[m]);
   }
   // Context bytes: one side's unwritten byte is the field as the run started with it.
   std::map<int64_t, SymByte> ctx;
   for (const std::map<int64_t, SymByte>* side : {&std::as_const(into.ctx), &from.ctx})
     for (const auto& [off, byte] : *side)
       if (!ctx.count(off))
-        ctx.emplace(off, SymByte{pick(g, context_byte(world, into, off), context_byte(world, from, off)), 0, 1,
+        ctx.emplace(off, SymByte{pick(g, context_byte(world, from, off), context_byte(world, into, off)), 0, 1,
                                  world.ctx().bool_val(true)});
   into.ctx = std::move(ctx);
   for (std::size_t e = 0; e < into.effects.size(); ++e)
-    for (std::size_t i = 0; i < into.effects[e].args.size(); ++i)
-      into.effects[e].args[i] = pick(g, into.effects[e].args[i], from.effects[e].args[i]);
+    for (std::size_t i = 0; i < into.effects[e].args.size(); ++i) join(into.effects[e].args[i], from.effects[e].args[i]);
   into.guard = into.guard || from.guard;
 }
 
