@@ -2,6 +2,7 @@
 //
 //   tristate equiv A B [--prog NAME] [--window START:END] [--timeout MS] [--unroll N] [--json]
 //   tristate equiv PAIR.srctgt
+//   tristate equiv A --safety
 //
 // A and B are ELF objects, C sources, raw bytecode (with --prog-type) or assembly text (.s/.asm).
 // Prints `equivalent (N ms)`, or the counterexample: the input (packet, context, maps, helper
@@ -31,6 +32,7 @@ struct EquivArgs {
   unsigned timeout_ms = CheckOptions{}.timeout_ms;
   unsigned unroll = CheckOptions{}.unroll;
   bool json = false;
+  bool safety = false;
 };
 
 std::optional<Window> parse_window(const std::string& text) {
@@ -98,7 +100,42 @@ void print_counterexample(const Counterexample& cex, const Module& module) {
                 << to_json({cex.tgt->maps[m]}, {module.maps[m]}).dump() << "\n";
 }
 
+// --safety: every access of one program in bounds and every read initialised, or where not.
+int run_safety(const EquivArgs& args) {
+  const Module m = load(args.a);
+  const std::vector<const Program*> programs = select_programs(m, args.prog);
+  CheckOptions options;
+  options.timeout_ms = args.timeout_ms;
+  options.unroll = args.unroll;
+  EquivalenceChecker checker(options);
+  int status = 0;
+  nlohmann::json all = nlohmann::json::array();
+  for (const Program* p : programs) {
+    const SafetyVerdict v = checker.safety(m, *p);
+    const int one = v.kind == VerdictKind::Equivalent ? 0 : v.kind == VerdictKind::NotEquivalent ? 1 : 3;
+    status = std::max(status, one);
+    const char* word = one == 0 ? "safe" : one == 1 ? "unsafe" : "unknown";
+    if (args.json) {
+      nlohmann::json j{{"program", p->name()}, {"verdict", word}, {"ms", v.ms}};
+      if (!v.reason.empty()) j["reason"] = v.reason;
+      if (v.input) j["input"] = input_json(*v.input, m);
+      all.push_back(j);
+      continue;
+    }
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.1f ms", v.ms);
+    std::cout << p->name() << ": " << word << " (" << ms << ")" << (v.reason.empty() ? "" : ": " + v.reason) << "\n";
+    if (v.input) std::cout << "  input packet (" << v.input->packet.size() << " bytes): " << to_hex(v.input->packet) << "\n";
+  }
+  if (args.json) std::cout << all.dump(2) << "\n";
+  return status;
+}
+
 int run_equiv(const EquivArgs& args) {
+  if (args.safety) {
+    if (!args.b.empty()) throw InputError("--safety checks one program: give only FILE");
+    return run_safety(args);
+  }
   Module a, b;
   std::optional<Window> window = parse_window(args.window);
   if (args.b.empty()) {
@@ -178,6 +215,9 @@ void add_equiv_command(CLI::App& app, Run& run) {
                   "Compare only instruction slots [START, END) of A with the same start in B, ending END + (|B| - |A|)");
   cmd->add_option("--timeout", args->timeout_ms, "Solver timeout per query, in milliseconds")->capture_default_str();
   cmd->add_option("--unroll", args->unroll, "Back edges a path may take before the check gives up")->capture_default_str();
+  cmd->add_flag("--safety", args->safety,
+                "Check FILE alone: every memory access in bounds and every read initialised on every path "
+                "(exit 0 safe, 1 unsafe with the instruction and an input that reaches it, 3 unknown)");
   cmd->add_flag("--json", args->json, "Print the verdict as JSON");
   cmd->callback([&run, args] { run = [args] { return run_equiv(*args); }; });
 }

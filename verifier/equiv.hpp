@@ -3,9 +3,9 @@
 //
 // Two programs are equivalent when, for every input the source can see and runs safely on (every
 // packet and length, context field, initial map contents and helper result), the target also
-// runs safely and leaves the same return value, packet bytes, context, map contents and the same
-// sequence of side-effecting helper calls (map updates and deletes, bpf_trace_printk,
-// bpf_redirect) with the same arguments. A window check compares two versions of a piece of one
+// runs safely and leaves the same return value, packet bytes, context, map contents, redirect
+// target, and the same sequence of bpf_trace_printk and bpf_ringbuf_output calls with the same
+// arguments (map updates and deletes count by the contents they leave). A window check compares two versions of a piece of one
 // program from the same abstract entry state (every live-in value arbitrary), on the registers
 // live after it, the stack, the packet, the context, the maps and the effects.
 //
