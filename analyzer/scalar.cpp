@@ -324,4 +324,159 @@ Scalar scalar_alu(AluOp op, bool is64, const Scalar& dst, const Scalar& src) {
   return d;
 }
 
+namespace {
+
+// The condition that holds when `cond` does not: the not-taken direction.
+Cond negate(Cond c) {
+  switch (c) {
+    case Cond::Eq: return Cond::Ne;
+    case Cond::Ne: return Cond::Eq;
+    case Cond::Gt: return Cond::Le;
+    case Cond::Le: return Cond::Gt;
+    case Cond::Ge: return Cond::Lt;
+    case Cond::Lt: return Cond::Ge;
+    case Cond::Sgt: return Cond::Sle;
+    case Cond::Sle: return Cond::Sgt;
+    case Cond::Sge: return Cond::Slt;
+    case Cond::Slt: return Cond::Sge;
+    case Cond::Set: return Cond::Set;  // handled apart: "no common bit"
+  }
+  return c;
+}
+
+// The four bounds of one width, as 64-bit numbers (32-bit ones sign- or zero-extended).
+struct Range {
+  uint64_t umin, umax;
+  int64_t smin, smax;
+};
+Range range(const Scalar& s, bool is64) {
+  if (is64) return {s.umin, s.umax, s.smin, s.smax};
+  return {s.u32_min, s.u32_max, s.s32_min, s.s32_max};
+}
+void set_range(Scalar& s, bool is64, const Range& r) {
+  if (is64) {
+    s.umin = r.umin, s.umax = r.umax, s.smin = r.smin, s.smax = r.smax;
+  } else {
+    s.u32_min = uint32_t(r.umin), s.u32_max = uint32_t(r.umax), s.s32_min = int32_t(r.smin), s.s32_max = int32_t(r.smax);
+  }
+}
+
+bool empty(const Scalar& s) {
+  return s.umin > s.umax || s.smin > s.smax || s.u32_min > s.u32_max || s.s32_min > s.s32_max ||
+         (s.var.value & s.var.mask) != 0;
+}
+
+}  // namespace
+
+namespace {
+
+// Whether x > y (or x >= y) for every x in [xmin, xmax] and y in [ymin, ymax], for none, or neither.
+template <class T>
+std::optional<bool> greater(T xmin, T xmax, T ymin, T ymax, bool or_equal) {
+  if (or_equal ? xmin >= ymax : xmin > ymax) return true;
+  if (or_equal ? xmax < ymin : xmax <= ymin) return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<bool> branch_decided(Cond cond, bool is64, const Scalar& dst, const Scalar& src) {
+  const Range a = range(dst, is64), b = range(src, is64);
+  const Tnum ta = is64 ? dst.var : tnum_subreg(dst.var), tb = is64 ? src.var : tnum_subreg(src.var);
+  switch (cond) {
+    case Cond::Eq:
+    case Cond::Ne: {
+      std::optional<bool> equal;
+      if (ta.mask == 0 && tb.mask == 0) equal = ta.value == tb.value;
+      else if (a.umin > b.umax || a.umax < b.umin || a.smin > b.smax || a.smax < b.smin) equal = false;
+      else if (((ta.value ^ tb.value) & ~(ta.mask | tb.mask)) != 0) equal = false;  // a known bit differs
+      if (!equal) return std::nullopt;
+      return cond == Cond::Eq ? *equal : !*equal;
+    }
+    case Cond::Set:
+      if ((ta.value & tb.value) != 0) return true;
+      if (((ta.value | ta.mask) & (tb.value | tb.mask)) == 0) return false;
+      return std::nullopt;
+    case Cond::Gt: return greater(a.umin, a.umax, b.umin, b.umax, false);
+    case Cond::Ge: return greater(a.umin, a.umax, b.umin, b.umax, true);
+    case Cond::Lt: return greater(b.umin, b.umax, a.umin, a.umax, false);
+    case Cond::Le: return greater(b.umin, b.umax, a.umin, a.umax, true);
+    case Cond::Sgt: return greater(a.smin, a.smax, b.smin, b.smax, false);
+    case Cond::Sge: return greater(a.smin, a.smax, b.smin, b.smax, true);
+    case Cond::Slt: return greater(b.smin, b.smax, a.smin, a.smax, false);
+    case Cond::Sle: return greater(b.smin, b.smax, a.smin, a.smax, true);
+  }
+  return std::nullopt;
+}
+
+bool refine_branch(Cond cond, bool is64, bool taken, Scalar& dst, Scalar& src) {
+  if (const auto decided = branch_decided(cond, is64, dst, src); decided && *decided != taken) return false;
+  const Cond c = taken ? cond : negate(cond);
+  Range a = range(dst, is64), b = range(src, is64);
+  const auto with_subreg = [&](Scalar& s, const Tnum& low) {
+    s.var = is64 ? low : tnum_with_subreg(s.var, low);
+  };
+  const Tnum ta = is64 ? dst.var : tnum_subreg(dst.var), tb = is64 ? src.var : tnum_subreg(src.var);
+  const uint64_t umax_w = is64 ? ~uint64_t(0) : 0xffffffffull;
+  switch (c) {
+    case Cond::Eq: {
+      a.umin = b.umin = std::max(a.umin, b.umin);
+      a.umax = b.umax = std::min(a.umax, b.umax);
+      a.smin = b.smin = std::max(a.smin, b.smin);
+      a.smax = b.smax = std::min(a.smax, b.smax);
+      const Tnum both = tnum_intersect(ta, tb);
+      if (((ta.value ^ tb.value) & ~(ta.mask | tb.mask)) != 0) return false;
+      with_subreg(dst, both), with_subreg(src, both);
+      break;
+    }
+    case Cond::Ne: {
+      // Only a constant on one side at the edge of the other's range narrows it.
+      const auto trim = [&](Range& r, const Tnum& k) {
+        if (k.mask != 0) return;
+        const uint64_t v = k.value;
+        const int64_t sv = is64 ? int64_t(v) : int64_t(int32_t(uint32_t(v)));
+        if (r.umin == v && r.umin < umax_w) ++r.umin;
+        else if (r.umax == v && r.umax > 0) --r.umax;
+        if (r.smin == sv && sv < (is64 ? INT64_MAX : INT32_MAX)) ++r.smin;
+        else if (r.smax == sv && sv > (is64 ? INT64_MIN : INT32_MIN)) --r.smax;
+      };
+      trim(a, tb), trim(b, ta);
+      break;
+    }
+    case Cond::Set:
+      if (taken) {
+        // Some common bit: with a single possible bit in src (a power of two), dst has it.
+        if (tb.mask == 0 && tb.value != 0 && (tb.value & (tb.value - 1)) == 0) with_subreg(dst, tnum_or(ta, tb));
+      } else {
+        // No common bit: dst's bits where src has a known one are zero.
+        if (tb.mask == 0) with_subreg(dst, tnum_and(ta, Tnum{~tb.value & umax_w, 0}));
+      }
+      break;
+    case Cond::Gt:
+      if (b.umin == umax_w || a.umax == 0) return false;
+      a.umin = std::max(a.umin, b.umin + 1), b.umax = std::min(b.umax, a.umax - 1);
+      break;
+    case Cond::Ge: a.umin = std::max(a.umin, b.umin), b.umax = std::min(b.umax, a.umax); break;
+    case Cond::Lt:
+      if (a.umin == umax_w || b.umax == 0) return false;
+      a.umax = std::min(a.umax, b.umax - 1), b.umin = std::max(b.umin, a.umin + 1);
+      break;
+    case Cond::Le: a.umax = std::min(a.umax, b.umax), b.umin = std::max(b.umin, a.umin); break;
+    case Cond::Sgt:
+      if (b.smin == a.smax || b.smin >= a.smax) return false;
+      a.smin = std::max(a.smin, b.smin + 1), b.smax = std::min(b.smax, a.smax - 1);
+      break;
+    case Cond::Sge: a.smin = std::max(a.smin, b.smin), b.smax = std::min(b.smax, a.smax); break;
+    case Cond::Slt:
+      if (a.smin >= b.smax) return false;
+      a.smax = std::min(a.smax, b.smax - 1), b.smin = std::max(b.smin, a.smin + 1);
+      break;
+    case Cond::Sle: a.smax = std::min(a.smax, b.smax), b.smin = std::max(b.smin, a.smin); break;
+  }
+  set_range(dst, is64, a), set_range(src, is64, b);
+  if (empty(dst) || empty(src)) return false;
+  sync_bounds(dst), sync_bounds(src);
+  return !empty(dst) && !empty(src);
+}
+
 }  // namespace tristate

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "analyzer/tnum.hpp"
@@ -43,5 +44,15 @@ void sync_bounds(Scalar& s);
 // Division and modulo (the verifier knows nothing of their results but that they are scalars),
 // byte swaps and sign-extending moves give what the kernel gives them.
 Scalar scalar_alu(AluOp op, bool is64, const Scalar& dst, const Scalar& src);
+
+// What a conditional jump `if dst COND src` decides about two scalars, on 64 bits or on their low
+// 32 bits (JMP32): true or false when every pair of values agrees (the kernel's
+// is_scalar_branch_taken, from the bounds and the tnums), nothing otherwise.
+std::optional<bool> branch_decided(Cond cond, bool is64, const Scalar& dst, const Scalar& src);
+
+// Narrows both scalars to the pairs for which `dst COND src` is `taken` (the kernel's
+// regs_refine_cond_op followed by reg_bounds_sync). Returns false when no pair can take that
+// direction (the branch is dead), leaving the scalars unspecified.
+bool refine_branch(Cond cond, bool is64, bool taken, Scalar& dst, Scalar& src);
 
 }  // namespace tristate

@@ -108,3 +108,42 @@ TEST_CASE("scalar: constants stay constants, and masks bound a value as the kern
   CHECK(w.smin == 0);
   CHECK(w.var == Tnum{0, 0xffffffff});
 }
+
+TEST_CASE("scalar: branches decided and refined keep every pair that takes them", "[scalar]") {
+  const ConcreteDomain c;
+  const Cond conds[] = {Cond::Eq, Cond::Gt, Cond::Ge, Cond::Set, Cond::Ne, Cond::Sgt,
+                        Cond::Sge, Cond::Lt, Cond::Le, Cond::Slt, Cond::Sle};
+  std::mt19937_64 rng(13);
+  long pairs = 0, decided = 0, dead = 0;
+  for (int i = 0; i < 8000; ++i) {
+    const auto a = random_set(rng);
+    auto b = rng() % 3 == 0 ? std::vector<uint64_t>{interesting(rng)} : random_set(rng);
+    if (rng() % 4 == 0) b = a;  // equal sets: the edges of Eq and Ne
+    const Scalar sa = hull(a), sb = hull(b);
+    for (Cond cond : conds)
+      for (bool is64 : {true, false}) {
+        const auto verdict = branch_decided(cond, is64, sa, sb);
+        decided += verdict.has_value();
+        for (bool taken : {true, false}) {
+          Scalar ra = sa, rb = sb;
+          const bool live = refine_branch(cond, is64, taken, ra, rb);
+          dead += !live;
+          for (uint64_t x : a)
+            for (uint64_t y : b) {
+              if (condition(c, cond, is64, x, y) != taken) continue;
+              INFO("cond " << int(cond) << (is64 ? " 64 " : " 32 ") << (taken ? "taken: " : "not taken: ") << sa.to_string()
+                           << " vs " << sb.to_string() << " with " << x << ", " << y);
+              REQUIRE((!verdict || *verdict == taken));
+              REQUIRE(live);
+              INFO("refined " << ra.to_string() << " vs " << rb.to_string());
+              REQUIRE(ra.contains(x));
+              REQUIRE(rb.contains(y));
+              ++pairs;
+            }
+        }
+      }
+  }
+  CHECK(pairs > 500000);
+  CHECK(decided > 1000);  // the checks above mean something: many branches are decided
+  CHECK(dead > 1000);
+}
