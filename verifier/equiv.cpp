@@ -283,6 +283,19 @@ std::vector<SymState> fold_outcomes(SymbolicWorld& w, const std::vector<SymState
   return out;
 }
 
+z3::params timeout_params(z3::context& c, unsigned ms) {
+  z3::params params(c);
+  params.set("timeout", ms);
+  return params;
+}
+
+// The solver every query uses: Z3's for arrays, functions and bit-vectors, with a timeout.
+z3::solver new_solver(z3::context& c, unsigned timeout_ms) {
+  z3::solver solver(c, "QF_AUFBV");
+  solver.set(timeout_params(c, timeout_ms));
+  return solver;
+}
+
 struct Problem {
   SymbolicWorld& world;
   const Encoding& src;
@@ -305,10 +318,7 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
     v.reason = "unsupported: target: " + *p.tgt.unsupported;
     return v;
   }
-  z3::solver solver(c, "QF_AUFBV");
-  z3::params params(c);
-  params.set("timeout", options.timeout_ms);
-  solver.set(params);
+  z3::solver solver = new_solver(c, options.timeout_ms);
   const auto check = [&] {
     const auto t = Clock::now();
     const z3::check_result r = solver.check();
@@ -387,11 +397,9 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
   const auto prefer = [&](const z3::expr& fact, unsigned timeout_ms) {
     solver.push();
     solver.add(fact);
-    z3::params limited(c);
-    limited.set("timeout", std::min(timeout_ms, options.timeout_ms));
-    solver.set(limited);
+    solver.set(timeout_params(c, std::min(timeout_ms, options.timeout_ms)));
     const bool ok = check() == z3::sat;
-    solver.set(params);
+    solver.set(timeout_params(c, options.timeout_ms));
     if (ok) model = solver.get_model();
     solver.pop();
     if (ok) solver.add(fact);
@@ -476,6 +484,13 @@ SymState abstract_state(SymbolicWorld& w, const SymState& s, const std::vector<S
   return out;
 }
 
+EncodeOptions encode_options(const CheckOptions& o) {
+  EncodeOptions eo;
+  eo.unroll = o.unroll;
+  eo.break_add = o.break_add;
+  return eo;
+}
+
 std::string options_text(const CheckOptions& o) {
   return "unroll=" + std::to_string(o.unroll) + " timeout=" + std::to_string(o.timeout_ms);
 }
@@ -535,6 +550,21 @@ std::string run_difference(const ReplayedRun& a, const ReplayedRun& b) {
   return "";
 }
 
+std::optional<Verdict> EquivalenceChecker::cached(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  const auto it = cache_.find(key);
+  if (it == cache_.end()) return std::nullopt;
+  ++hits_;
+  Verdict v = it->second;
+  v.cached = true;
+  return v;
+}
+
+void EquivalenceChecker::remember(const std::string& key, const Verdict& v) {
+  std::lock_guard lock(mutex_);
+  cache_.emplace(key, v);
+}
+
 std::size_t EquivalenceChecker::cache_size() const {
   std::lock_guard lock(mutex_);
   return cache_.size();
@@ -546,27 +576,18 @@ Verdict EquivalenceChecker::programs(const Module& src_module, const Program& sr
   check_compatible(src_module, src, tgt_module, tgt);
   const std::string key = "programs " + options_text(options_) + "\n" + canonical_text(src_module, src) + "--\n" +
                           canonical_text(tgt_module, tgt);
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = cache_.find(key); it != cache_.end()) {
-      ++hits_;
-      Verdict v = it->second;
-      v.cached = true;
-      v.ms = ms_since(start);
-      return v;
-    }
+  if (std::optional<Verdict> hit = cached(key)) {
+    hit->ms = ms_since(start);
+    return *hit;
   }
   z3::context c;
   SymbolicWorld world(c, ctx_model_for(src.prog_type), src_module.maps);
-  EncodeOptions eo;
-  eo.unroll = options_.unroll;
-  eo.break_add = options_.break_add;
+  const EncodeOptions eo = encode_options(options_);
   const Encoding a = encode_program(world, src_module, src, eo);
   const Encoding b = encode_program(world, tgt_module, tgt, eo);
   Verdict v = decide({world, a, b, Comparison{}, c.bool_val(true)}, options_, src_module, src, tgt_module, tgt, true);
   v.ms = ms_since(start);
-  std::lock_guard lock(mutex_);
-  cache_.emplace(key, v);
+  remember(key, v);
   return v;
 }
 
@@ -585,21 +606,13 @@ Verdict EquivalenceChecker::windows(const Module& src_module, const Program& src
   const std::string key = "windows " + options_text(options_) + " live_out " + std::to_string(live_out) + "\n" +
                           canonical_text(src_module, src, sw) + "--\n" + canonical_text(tgt_module, tgt, tw) +
                           "--entry\n" + canonical_text(src_module, src, Window{0, sw.start});
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = cache_.find(key); it != cache_.end()) {
-      ++hits_;
-      Verdict v = it->second;
-      v.cached = true;
-      v.ms = ms_since(start);
-      return v;
-    }
+  if (std::optional<Verdict> hit = cached(key)) {
+    hit->ms = ms_since(start);
+    return *hit;
   }
   z3::context c;
   SymbolicWorld world(c, ctx_model_for(src.prog_type), src_module.maps);
-  EncodeOptions eo;
-  eo.unroll = options_.unroll;
-  eo.break_add = options_.break_add;
+  const EncodeOptions eo = encode_options(options_);
   // The shapes the window is entered with (register kinds, stack layout), from the source program.
   const Encoding prefix = encode_prefix(world, src_module, src, sw.start, eo);
   Verdict v;
@@ -628,8 +641,7 @@ Verdict EquivalenceChecker::windows(const Module& src_module, const Program& src
     }
   }
   v.ms = ms_since(start);
-  std::lock_guard lock(mutex_);
-  cache_.emplace(key, v);
+  remember(key, v);
   return v;
 }
 
@@ -637,18 +649,13 @@ SafetyVerdict EquivalenceChecker::safety(const Module& module, const Program& pr
   const auto start = Clock::now();
   z3::context c;
   SymbolicWorld world(c, ctx_model_for(program.prog_type), module.maps);
-  EncodeOptions eo;
-  eo.unroll = options_.unroll;
-  eo.break_add = options_.break_add;
+  const EncodeOptions eo = encode_options(options_);
   const Encoding e = encode_program(world, module, program, eo);
   SafetyVerdict v;
   if (e.unsupported) {
     v.reason = "unsupported: " + *e.unsupported;
   } else {
-    z3::solver solver(c, "QF_AUFBV");
-    z3::params params(c);
-    params.set("timeout", options_.timeout_ms);
-    solver.set(params);
+    z3::solver solver = new_solver(c, options_.timeout_ms);
     solver.add(world.assumptions() && map_facts(world, {&e}) && (!e.safe() || e.exceeded));
     const z3::check_result r = solver.check();
     if (r == z3::unsat) {

@@ -101,6 +101,10 @@ class EquivalenceChecker {
   std::size_t cache_size() const;
 
  private:
+  // The cached verdict for `key` (marked cached), counting the hit; and storing one.
+  std::optional<Verdict> cached(const std::string& key);
+  void remember(const std::string& key, const Verdict& v);
+
   CheckOptions options_;
   mutable std::mutex mutex_;
   std::map<std::string, Verdict> cache_;
