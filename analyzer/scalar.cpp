@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "compiler/semantics.hpp"
 
@@ -117,67 +118,63 @@ void zero_extend(Scalar& s) {
   s.smin = int64_t(s.u32_min), s.smax = int64_t(s.u32_max);
 }
 
-// The 64-bit and 32-bit bound rules per operation. Each takes the destination's bounds and
-// replaces them with the result's; the tnum is computed separately.
-void add64(Scalar& d, const Scalar& s) {
-  int64_t lo, hi;
-  if (add_overflows(d.smin, s.smin, lo) || add_overflows(d.smax, s.smax, hi)) lo = INT64_MIN, hi = INT64_MAX;
-  d.smin = lo, d.smax = hi;
-  uint64_t ulo, uhi;
-  if (add_overflows(d.umin, s.umin, ulo) || add_overflows(d.umax, s.umax, uhi)) ulo = 0, uhi = ~uint64_t(0);
-  d.umin = ulo, d.umax = uhi;
+// The bounds of one width: unsigned type U and signed type S (64 or 32 bits), by reference.
+template <class U, class S>
+struct Bounds {
+  U& umin;
+  U& umax;
+  S& smin;
+  S& smax;
+  using Signed = S;
+  void unbounded_unsigned() const { umin = 0, umax = std::numeric_limits<U>::max(); }
+  void unbounded_signed() const { smin = std::numeric_limits<S>::min(), smax = std::numeric_limits<S>::max(); }
+};
+
+// Applies `rule` to the destination's and the source's 64-bit bounds, then to their 32-bit ones.
+template <class Rule>
+void both_widths(Scalar& d, Scalar s, Rule rule) {
+  rule(Bounds<uint64_t, int64_t>{d.umin, d.umax, d.smin, d.smax}, Bounds<uint64_t, int64_t>{s.umin, s.umax, s.smin, s.smax});
+  rule(Bounds<uint32_t, int32_t>{d.u32_min, d.u32_max, d.s32_min, d.s32_max},
+       Bounds<uint32_t, int32_t>{s.u32_min, s.u32_max, s.s32_min, s.s32_max});
 }
-void add32(Scalar& d, const Scalar& s) {
-  int32_t lo, hi;
-  if (add_overflows(d.s32_min, s.s32_min, lo) || add_overflows(d.s32_max, s.s32_max, hi)) lo = INT32_MIN, hi = INT32_MAX;
-  d.s32_min = lo, d.s32_max = hi;
-  uint32_t ulo, uhi;
-  if (add_overflows(d.u32_min, s.u32_min, ulo) || add_overflows(d.u32_max, s.u32_max, uhi)) ulo = 0, uhi = ~uint32_t(0);
-  d.u32_min = ulo, d.u32_max = uhi;
+
+// The bound rules per operation (scalar_min_max_* and scalar32_min_max_*): each replaces the
+// destination's bounds with the result's; an overflow leaves that pair (signed or unsigned)
+// unbounded.
+void add_bounds(Scalar& dst, const Scalar& src) {
+  both_widths(dst, src, [](auto d, auto s) {
+    auto slo = d.smin, shi = d.smax;
+    if (add_overflows(d.smin, s.smin, slo) || add_overflows(d.smax, s.smax, shi)) d.unbounded_signed();
+    else d.smin = slo, d.smax = shi;
+    auto ulo = d.umin, uhi = d.umax;
+    if (add_overflows(d.umin, s.umin, ulo) || add_overflows(d.umax, s.umax, uhi)) d.unbounded_unsigned();
+    else d.umin = ulo, d.umax = uhi;
+  });
 }
-void sub64(Scalar& d, const Scalar& s) {
-  int64_t lo, hi;
-  if (sub_overflows(d.smin, s.smax, lo) || sub_overflows(d.smax, s.smin, hi)) lo = INT64_MIN, hi = INT64_MAX;
-  d.smin = lo, d.smax = hi;
-  if (d.umin < s.umax) {
-    d.umin = 0, d.umax = ~uint64_t(0);
-  } else {
-    d.umin -= s.umax, d.umax -= s.umin;
-  }
+
+void sub_bounds(Scalar& dst, const Scalar& src) {
+  both_widths(dst, src, [](auto d, auto s) {
+    auto slo = d.smin, shi = d.smax;
+    if (sub_overflows(d.smin, s.smax, slo) || sub_overflows(d.smax, s.smin, shi)) d.unbounded_signed();
+    else d.smin = slo, d.smax = shi;
+    if (d.umin < s.umax) d.unbounded_unsigned();
+    else d.umin -= s.umax, d.umax -= s.umin;
+  });
 }
-void sub32(Scalar& d, const Scalar& s) {
-  int32_t lo, hi;
-  if (sub_overflows(d.s32_min, s.s32_max, lo) || sub_overflows(d.s32_max, s.s32_min, hi)) lo = INT32_MIN, hi = INT32_MAX;
-  d.s32_min = lo, d.s32_max = hi;
-  if (d.u32_min < s.u32_max) {
-    d.u32_min = 0, d.u32_max = ~uint32_t(0);
-  } else {
-    d.u32_min -= s.u32_max, d.u32_max -= s.u32_min;
-  }
-}
-void mul64(Scalar& d, const Scalar& s) {
-  uint64_t ulo, uhi;
-  if (mul_overflows(d.umax, s.umax, uhi) || mul_overflows(d.umin, s.umin, ulo)) ulo = 0, uhi = ~uint64_t(0);
-  int64_t p[4];
-  if (mul_overflows(d.smin, s.smin, p[0]) || mul_overflows(d.smin, s.smax, p[1]) || mul_overflows(d.smax, s.smin, p[2]) ||
-      mul_overflows(d.smax, s.smax, p[3])) {
-    d.smin = INT64_MIN, d.smax = INT64_MAX;
-  } else {
-    d.smin = *std::min_element(p, p + 4), d.smax = *std::max_element(p, p + 4);
-  }
-  d.umin = ulo, d.umax = uhi;
-}
-void mul32(Scalar& d, const Scalar& s) {
-  uint32_t ulo, uhi;
-  if (mul_overflows(d.u32_max, s.u32_max, uhi) || mul_overflows(d.u32_min, s.u32_min, ulo)) ulo = 0, uhi = ~uint32_t(0);
-  int32_t p[4];
-  if (mul_overflows(d.s32_min, s.s32_min, p[0]) || mul_overflows(d.s32_min, s.s32_max, p[1]) ||
-      mul_overflows(d.s32_max, s.s32_min, p[2]) || mul_overflows(d.s32_max, s.s32_max, p[3])) {
-    d.s32_min = INT32_MIN, d.s32_max = INT32_MAX;
-  } else {
-    d.s32_min = *std::min_element(p, p + 4), d.s32_max = *std::max_element(p, p + 4);
-  }
-  d.u32_min = ulo, d.u32_max = uhi;
+
+void mul_bounds(Scalar& dst, const Scalar& src) {
+  both_widths(dst, src, [](auto d, auto s) {
+    auto ulo = d.umin, uhi = d.umax;
+    const bool unsigned_overflow = mul_overflows(d.umax, s.umax, uhi) || mul_overflows(d.umin, s.umin, ulo);
+    typename decltype(d)::Signed p[4];
+    if (mul_overflows(d.smin, s.smin, p[0]) || mul_overflows(d.smin, s.smax, p[1]) || mul_overflows(d.smax, s.smin, p[2]) ||
+        mul_overflows(d.smax, s.smax, p[3]))
+      d.unbounded_signed();
+    else
+      d.smin = *std::min_element(p, p + 4), d.smax = *std::max_element(p, p + 4);
+    if (unsigned_overflow) d.unbounded_unsigned();
+    else d.umin = ulo, d.umax = uhi;
+  });
 }
 
 // Bitwise operations: the unsigned bounds from the result's tnum and the operands' (and: never
@@ -256,15 +253,15 @@ Scalar scalar_alu(AluOp op, bool is64, const Scalar& dst, const Scalar& src) {
       d = src;
       break;
     case AluOp::Add:
-      add32(d, src), add64(d, src);
+      add_bounds(d, src);
       d.var = tnum_add(dst.var, src.var);
       break;
     case AluOp::Sub:
-      sub32(d, src), sub64(d, src);
+      sub_bounds(d, src);
       d.var = tnum_sub(dst.var, src.var);
       break;
     case AluOp::Mul:
-      mul32(d, src), mul64(d, src);
+      mul_bounds(d, src);
       d.var = tnum_mul(dst.var, src.var);
       break;
     case AluOp::And:
@@ -280,7 +277,7 @@ Scalar scalar_alu(AluOp op, bool is64, const Scalar& dst, const Scalar& src) {
     case AluOp::Neg: {
       // 0 - dst.
       Scalar zero = Scalar::constant(0);
-      sub32(zero, dst), sub64(zero, dst);
+      sub_bounds(zero, dst);
       zero.var = tnum_neg(dst.var);
       d = zero;
       break;
