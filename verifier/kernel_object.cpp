@@ -22,7 +22,6 @@ namespace {
 
 // Room for one refused program's verifier log; the kernel keeps the tail when it overflows.
 constexpr std::size_t kLoadLogSize = 1 << 20;
-constexpr int kLibbpfErrnoStart = 4000;  // libbpf's own error codes (LIBBPF_ERRNO__*) start here
 
 // How user space sees a map's contents (see kernel_object.hpp).
 enum class Layout {
@@ -79,14 +78,6 @@ Bytes index_key(uint32_t i) {
   Bytes key(4);
   std::memcpy(key.data(), &i, 4);  // array keys are host-endian u32
   return key;
-}
-
-// libbpf returns negative errnos and its own codes from 4000 up.
-std::string libbpf_error_text(int err) {
-  if (err < kLibbpfErrnoStart) return errno_text(err);
-  char buf[128] = {};
-  libbpf_strerror(err, buf, sizeof buf);
-  return buf;
 }
 
 // While alive, the calling thread runs on CPU 0 only; its previous affinity comes back after.

@@ -1,6 +1,7 @@
 #include "verifier/kernel_oracle.hpp"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <unistd.h>
 
@@ -24,24 +25,15 @@ constexpr std::size_t kLogSize = 1 << 20;                  // the kernel keeps t
 constexpr std::size_t kLogTailLines = 16;
 constexpr std::size_t kOutSlack = 256;  // data_out room beyond the input: XDP headroom growth
 constexpr int kENOTSUPP = 524;          // kernel-internal; glibc has no name for it
+constexpr int kLibbpfErrnoStart = 4000; // libbpf's own error codes (LIBBPF_ERRNO__*) start here
 
 const bpf_insn* as_bpf_insns(std::span<const Insn> insns) {
   return reinterpret_cast<const bpf_insn*>(insns.data());
 }
 
-// Returns the program fd, or -errno.
 int load_raw(std::span<const Insn> insns, uint32_t prog_type, const char* name, char* log_buf,
              std::size_t log_size) {
-  bpf_prog_load_opts opts{};
-  opts.sz = sizeof(opts);
-  if (log_buf) {
-    opts.log_level = 1;
-    opts.log_buf = log_buf;
-    opts.log_size = static_cast<uint32_t>(log_size);
-  }
-  const int fd = bpf_prog_load(static_cast<enum bpf_prog_type>(prog_type), name, "GPL",
-                               as_bpf_insns(insns), insns.size(), &opts);
-  return fd >= 0 ? fd : -errno;
+  return load_program_raw(insns, prog_type, name, log_buf ? 1 : 0, log_buf, log_size);
 }
 
 // One BPF_PROG_TEST_RUN. Returns 0 or -errno; on -ENOSPC `out.packet_out.size()` is the size the
@@ -162,6 +154,27 @@ Probe probe_kernel() {
 }
 
 }  // namespace
+
+int load_program_raw(std::span<const Insn> insns, uint32_t prog_type, const char* name, int log_level,
+                     char* log_buf, std::size_t log_size) {
+  bpf_prog_load_opts opts{};
+  opts.sz = sizeof(opts);
+  if (log_buf) {
+    opts.log_level = static_cast<uint32_t>(log_level);
+    opts.log_buf = log_buf;
+    opts.log_size = static_cast<uint32_t>(log_size);
+  }
+  const int fd = bpf_prog_load(static_cast<enum bpf_prog_type>(prog_type), name, "GPL",
+                               as_bpf_insns(insns), insns.size(), &opts);
+  return fd >= 0 ? fd : -errno;
+}
+
+std::string libbpf_error_text(int err) {
+  if (err < kLibbpfErrnoStart) return errno_text(err);
+  char buf[128] = {};
+  libbpf_strerror(err, buf, sizeof buf);
+  return buf;
+}
 
 std::string errno_text(int e) {
   if (e == kENOTSUPP) return "ENOTSUPP (not supported for this program type)";

@@ -72,6 +72,15 @@ class KernelProgram {
 // kernel-internal ENOTSUPP (524) that glibc does not know.
 std::string errno_text(int e);
 
+// The text for an error libbpf returns: an errno, or one of libbpf's own codes (4000 and up).
+std::string libbpf_error_text(int err);
+
+// One BPF_PROG_LOAD of `insns` as type `prog_type` under the license "GPL", named `name` (at most
+// 15 characters of [A-Za-z0-9_.]), with the verifier log at `log_level` into `log_buf` (no log
+// when it is null). Returns the program fd, or -errno.
+int load_program_raw(std::span<const Insn> insns, uint32_t prog_type, const char* name, int log_level,
+                     char* log_buf, std::size_t log_size);
+
 // The last lines of a verifier log (the refusal is at its end, followed only by statistics), each
 // on its own line indented by two spaces; empty for an empty log.
 std::string verifier_log_tail(const char* log);
