@@ -163,4 +163,36 @@ const CtxField* ctx_field_named(CtxModel m, const std::string& name) {
   return nullptr;
 }
 
+const CtxField* ctx_access(CtxModel m, int64_t at, std::size_t n, bool write, std::string& why) {
+  const std::string where = "off=" + std::to_string(at) + " size=" + std::to_string(n);
+  // The verifier refuses context accesses not aligned to their size (xdp_is_valid_access,
+  // bpf_skb_is_valid_access).
+  if (at % int64_t(n) != 0) {
+    why = "invalid bpf_context access " + where + ": misaligned";
+    return nullptr;
+  }
+  if (m == CtxModel::Xdp && n != 4) {
+    why = "invalid bpf_context access " + where + ": xdp_md is accessed 4 bytes at a time";
+    return nullptr;
+  }
+  const CtxField* f = ctx_field_at(m, at, int(n));
+  if (!f) {
+    why = "invalid bpf_context access " + where + " (" + ctx_model_name(m) + ")";
+    return nullptr;
+  }
+  if (write && !f->writable) {
+    why = std::string("invalid bpf_context access: ") + f->name + " is read-only";
+    return nullptr;
+  }
+  if (write && !f->block && (n != f->size || at != int64_t(f->offset))) {
+    why = std::string("invalid bpf_context access: ") + f->name + " must be written whole";
+    return nullptr;
+  }
+  if ((f->value != CtxValue::Scalar || !f->narrow) && !f->block && (n != f->size || at != int64_t(f->offset))) {
+    why = std::string("invalid bpf_context access: ") + f->name + " must be read whole";
+    return nullptr;
+  }
+  return f;
+}
+
 }  // namespace tristate

@@ -55,6 +55,10 @@ const std::vector<CtxField>& ctx_fields(CtxModel m);
 // field (or within one block of fields, then the block's first field it touches); nullptr
 // otherwise.
 const CtxField* ctx_field_at(CtxModel m, int64_t offset, int size);
+// The field an access of `n` bytes at `at` reaches, when the verifier allows that access (aligned
+// to its size, within one field, a whole read of pointer and non-narrow fields, a write only to a
+// writable field, and whole); nullptr otherwise, with the reason in `why`.
+const CtxField* ctx_access(CtxModel m, int64_t at, std::size_t n, bool write, std::string& why);
 // The field named `name` ("cb[2]" names one element of cb), or nullptr.
 const CtxField* ctx_field_named(CtxModel m, const std::string& name);
 

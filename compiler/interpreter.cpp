@@ -168,19 +168,9 @@ void write_bytes(const Access& a, std::size_t n, uint64_t v) {
 
 const CtxField& ctx_field(const Executor& x, int64_t at, std::size_t n, bool write) {
   if (x.model == CtxModel::None) throw Stop{"the program has no context type; r1 is an opaque number"};
-  // The verifier refuses context accesses not aligned to their size (xdp_is_valid_access,
-  // bpf_skb_is_valid_access).
-  if (at % int64_t(n) != 0) throw Stop{"invalid bpf_context access " + range_text(at, n) + ": misaligned"};
-  if (x.model == CtxModel::Xdp && n != 4)
-    throw Stop{"invalid bpf_context access " + range_text(at, n) + ": xdp_md is accessed 4 bytes at a time"};
-  const CtxField* f = ctx_field_at(x.model, at, int(n));
-  if (!f)
-    throw Stop{"invalid bpf_context access " + range_text(at, n) + " (" + ctx_model_name(x.model) + ")"};
-  if (write && !f->writable) throw Stop{std::string("invalid bpf_context access: ") + f->name + " is read-only"};
-  if (write && !f->block && (n != f->size || at != int64_t(f->offset)))
-    throw Stop{std::string("invalid bpf_context access: ") + f->name + " must be written whole"};
-  if ((f->value != CtxValue::Scalar || !f->narrow) && !f->block && (n != f->size || at != int64_t(f->offset)))
-    throw Stop{std::string("invalid bpf_context access: ") + f->name + " must be read whole"};
+  std::string why;
+  const CtxField* f = ctx_access(x.model, at, n, write, why);
+  if (!f) throw Stop{why};
   return *f;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/helper_names.hpp"
 #include "compiler/interpreter.hpp"
 
 namespace tristate {
@@ -115,7 +116,5 @@ struct Executor {
 // Calls helper `id` with the arguments in r1-r5 and leaves the result in r0 (helpers.cpp).
 // Throws Stop naming the helper when it is not modelled or its arguments are wrong.
 void call_helper(Executor& x, int32_t id);
-// The helper's name in the kernel's list ("bpf_map_lookup_elem"), or "helper #N".
-std::string helper_name(int32_t id);
 
 }  // namespace tristate
