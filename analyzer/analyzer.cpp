@@ -139,6 +139,7 @@ class Checker {
   void do_atomic(const Atomic& a);
   void do_call(const Call& c);
   void do_helper(int32_t id);
+  std::optional<uint64_t> constant_key(const RegState& key, uint32_t key_size);
   void do_exit();
   void do_ld_imm64(const LdImm64& l);
   void do_packet_load(const PacketLoad& p);
@@ -1126,6 +1127,26 @@ void Checker::check_helper_mem(int argno, const RegState& ptr, int64_t size, boo
   refuse(r(argno) + " type=" + reg_type_name(ptr.type) + " expected=fp, pkt, pkt_meta, map_key, map_value, mem");
 }
 
+// get_constant_map_key: the key a stack pointer points to, when the stack holds it as zero bytes
+// or as a constant scalar spilled with exactly the key's size.
+std::optional<uint64_t> Checker::constant_key(const RegState& key, uint32_t key_size) {
+  if (key.type != RegType::Stack || !key.var.is_const()) return std::nullopt;
+  const int64_t at = int64_t(key.var.var.value) + key.off;
+  if (at >= 0 || at < -kMaxStack) return std::nullopt;
+  const FrameState& f = cur_.frames[key.frame];
+  const std::size_t spi = std::size_t((-at - 1) / 8);
+  if (spi >= f.stack.size()) return std::nullopt;
+  const StackSlot& s = f.stack[spi];
+  const int off = int((-at - 1) % 8);
+  uint32_t zeros = 0, spilled = 0;
+  for (int i = off; i >= 0 && s.type[std::size_t(i)] == SlotType::Zero; --i) ++zeros;
+  if (zeros >= key_size) return 0;
+  if (!s.is_spill() || s.spilled.type != RegType::Scalar) return std::nullopt;
+  for (int i = off; i >= 0 && s.type[std::size_t(i)] == SlotType::Spill; --i) ++spilled;
+  if (spilled != key_size || !s.spilled.var.is_const()) return std::nullopt;
+  return s.spilled.var.var.value;
+}
+
 void Checker::do_helper(int32_t id) {
   const HelperProto* p = helper_proto(id);
   const std::string name = helper_name(id) + "#" + std::to_string(id);
@@ -1139,6 +1160,7 @@ void Checker::do_helper(int32_t id) {
   }
   if (!(p->families & family)) refuse("program of this type cannot use helper " + name);
   int map = -1;
+  RegState key_arg;
   for (int a = 0; a < 5; ++a) {
     const int argno = a + 1;
     const ArgType t = p->args[std::size_t(a)];
@@ -1167,6 +1189,7 @@ void Checker::do_helper(int32_t id) {
         if (map < 0) refuse("invalid map_ptr to access map->key");
         const MapDef& m = in_.maps.at(std::size_t(map));
         check_helper_mem(argno, x, t == ArgType::MapKey ? m.key_size : m.value_size, false, false, p->packet_args);
+        if (t == ArgType::MapKey) key_arg = x;
         break;
       }
       case ArgType::Mem:
@@ -1202,6 +1225,12 @@ void Checker::do_helper(int32_t id) {
       RegState x = RegState::pointer(RegType::MapValueOrNull);
       x.map = map;
       x.id = new_id();
+      // Lookups in an array with a constant key below max_entries cannot fail (Linux 6.14+).
+      const MapDef& m = in_.maps.at(std::size_t(map));
+      if (id == BPF_FUNC_map_lookup_elem && (m.type == BPF_MAP_TYPE_ARRAY || m.type == BPF_MAP_TYPE_PERCPU_ARRAY)) {
+        const std::optional<uint64_t> key = constant_key(key_arg, m.key_size);
+        if (key && *key < m.max_entries) x.type = RegType::MapValue, x.id = 0;
+      }
       reg(0) = x;
       break;
     }

@@ -26,25 +26,29 @@ const char* reg_type_name(RegType t) {
 
 namespace {
 
-// The kernel prints small numbers in decimal and the rest in hex (verbose_unum / verbose_snum).
-std::string unum(uint64_t v) {
-  char buf[32];
-  if (v <= 1024) std::snprintf(buf, sizeof buf, "%" PRIu64, v);
-  else std::snprintf(buf, sizeof buf, "%#" PRIx64, v);
+// How the Linux 6.18 kernel prints numbers (kernel/bpf/log.c, verbose_snum / verbose_unum): signed
+// ones in decimal within [S16_MIN, S16_MAX], unsigned ones up to U16_MAX, otherwise the hex of
+// their 64 bits with a 0x prefix (also for 0). Checked against the running kernel's own printing
+// by tests/verifier/kernel_log_test.cpp.
+constexpr int64_t kSnumMin = INT16_MIN, kSnumMax = INT16_MAX;
+constexpr uint64_t kUnumMax = UINT16_MAX;
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
   return buf;
 }
+std::string snum(int64_t v) { return v >= kSnumMin && v <= kSnumMax ? std::to_string(v) : hex(uint64_t(v)); }
+std::string unum(uint64_t v) { return v <= kUnumMax ? std::to_string(v) : hex(v); }
 
-std::string snum(int64_t v) {
-  char buf[32];
-  if (v >= -1024 && v <= 1024) std::snprintf(buf, sizeof buf, "%" PRId64, v);
-  else if (v < 0) std::snprintf(buf, sizeof buf, "-%#" PRIx64, uint64_t(0) - uint64_t(v));
-  else std::snprintf(buf, sizeof buf, "%#" PRIx64, uint64_t(v));
-  return buf;
-}
-
-// print_scalar_ranges: each bound not at its default, with equal minima (or maxima) of the same
-// sign grouped as "smin=smin32=0".
-void scalar_ranges(const Scalar& s, std::string& out, const char*& sep) {
+// print_scalar_ranges: smin, smax, umin, umax, smin32, smax32, umin32, umax32 in this order, each
+// left out when it is its type's extreme; a printed bound takes along every later bound of the
+// same parity (mins with mins, maxes with maxes) holding the same 64-bit value, unless one is a
+// negative signed bound and the other not ("smin=umin=smin32=umin32=20"). Signed 32-bit bounds are
+// widened by sign extension when they print in decimal and by zero extension when in hex.
+// Then var_off, unless the tnum is unknown.
+void var_part(const Scalar& s, std::string& out, const char*& sep) {
+  const auto s32_val = [](int32_t v) { return v >= kSnumMin && v <= kSnumMax ? uint64_t(int64_t(v)) : uint64_t(uint32_t(v)); };
   struct Bound {
     const char* name;
     uint64_t val;
@@ -54,8 +58,8 @@ void scalar_ranges(const Scalar& s, std::string& out, const char*& sep) {
       {"smax", uint64_t(s.smax), s.smax == INT64_MAX},
       {"umin", s.umin, s.umin == 0},
       {"umax", s.umax, s.umax == ~uint64_t(0)},
-      {"smin32", uint64_t(int64_t(s.s32_min)), s.s32_min == INT32_MIN},
-      {"smax32", uint64_t(int64_t(s.s32_max)), s.s32_max == INT32_MAX},
+      {"smin32", s32_val(s.s32_min), s.s32_min == INT32_MIN},
+      {"smax32", s32_val(s.s32_max), s.s32_max == INT32_MAX},
       {"umin32", s.u32_min, s.u32_min == 0},
       {"umax32", s.u32_max, s.u32_max == ~uint32_t(0)},
   };
@@ -68,29 +72,18 @@ void scalar_ranges(const Scalar& s, std::string& out, const char*& sep) {
     out += '=';
     sep = ",";
     for (int j = i + 2; j < n; j += 2) {
-      if (b[j].omit) continue;
+      if (b[j].omit || b[j].val != b[i].val) continue;
       const bool neg2 = b[j].name[0] == 's' && int64_t(b[j].val) < 0;
-      if (neg1 == neg2 && b[i].val == b[j].val) {
-        out += b[j].name;
-        out += '=';
-        b[j].omit = true;
-      }
+      if (neg1 != neg2) continue;
+      out += b[j].name;
+      out += '=';
+      b[j].omit = true;
     }
     out += b[i].name[0] == 's' ? snum(int64_t(b[i].val)) : unum(b[i].val);
   }
-}
-
-void var_part(const Scalar& s, std::string& out, const char*& sep) {
-  scalar_ranges(s, out, sep);
   if (s.var.mask != ~uint64_t(0)) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "var_off=(%#" PRIx64 "; %#" PRIx64 ")", s.var.value, s.var.mask);
-    // The kernel's tnum_strn prints 0 as "0x0".
-    std::string t = buf;
-    for (std::size_t p; (p = t.find("(0;")) != std::string::npos;) t.replace(p, 3, "(0x0;");
-    for (std::size_t p; (p = t.find("; 0)")) != std::string::npos;) t.replace(p, 4, "; 0x0)");
     out += sep;
-    out += t;
+    out += "var_off=(" + hex(s.var.value) + "; " + hex(s.var.mask) + ")";
     sep = ",";
   }
 }

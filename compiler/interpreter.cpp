@@ -378,6 +378,17 @@ void Executor::enter_program(std::size_t index) {
   r[kFramePointer] = {Kind::Stack, 0, 0};
 }
 
+void Executor::observe(const InsnObserver& observer, std::size_t pc) const {
+  ObservedReg regs[11];
+  for (int i = 0; i < 11; ++i) {
+    const RegState& x = r[i];
+    regs[i] = {x.kind, x.region, int64_t(x.value)};
+    if (x.kind == Kind::Packet || x.kind == Kind::PacketEnd) regs[i].value = int64_t(x.value) - int64_t(data);
+    else if (x.kind == Kind::PacketMeta) regs[i].value = int64_t(x.value) - int64_t(meta);
+  }
+  observer(pc, depth, regs);
+}
+
 void Executor::execute(const RunLimits& limits) {
   std::size_t pc = 0;
   uint64_t may_goto_left[Interpreter::kMaxFrames];
@@ -390,6 +401,7 @@ void Executor::execute(const RunLimits& limits) {
   std::size_t size = by_slot->size();
   uint64_t executed = out.executed;
   const uint64_t limit = limits.max_insns;
+  const InsnObserver* observer = limits.observer;
   struct WriteBack {
     uint64_t& from;
     uint64_t& to;
@@ -402,6 +414,8 @@ void Executor::execute(const RunLimits& limits) {
       if (executed == limit) [[unlikely]]
         throw Stop{"instruction limit of " + std::to_string(limit) + " reached"};
       ++executed;
+      if (observer) [[unlikely]]
+        observe(*observer, pc);
       // The common case first: an ALU instruction on scalars needs none of the pointer rules,
       // and one switch on its precomputed code picks operation, width and operand together.
       if (const Interpreter::FastAlu f = fast[pc]; f.code != 0 && r[f.dst].kind == Kind::Scalar &&

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -40,8 +41,25 @@ struct RunResult {
   std::optional<Fault> fault;
 };
 
+// What a register holds, as an observer of a run sees it.
+enum class ValueKind : uint8_t { Uninit, Scalar, Stack, Ctx, Packet, PacketMeta, PacketEnd, Mem, MapValue, MapPtr };
+
+// A register as an observer sees it. Scalars: the value. Packet and packet-meta pointers: the
+// offset from data (from data_meta for meta); stack pointers: the offset from their frame's r10
+// (negative), in `region` the frame (0 = the program's own); map values and memory: the offset
+// into the value; the context: the offset into it.
+struct ObservedReg {
+  ValueKind kind = ValueKind::Uninit;
+  uint16_t region = 0;
+  int64_t value = 0;
+};
+
+// Called before every instruction with its slot, the call depth (0: the entry function) and r0..r10.
+using InsnObserver = std::function<void(std::size_t pc, std::size_t depth, const ObservedReg (&regs)[11])>;
+
 struct RunLimits {
   uint64_t max_insns = 1'000'000;  // the kernel's complexity limit, as a bound on concrete steps
+  const InsnObserver* observer = nullptr;  // runs slower with one (every instruction takes the slow path)
 };
 
 // A route of the table bpf_fib_lookup consults (IPv4 only; longest prefix wins).

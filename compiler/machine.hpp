@@ -16,7 +16,7 @@ namespace tristate {
 // What a register (or a spilled stack slot) holds. Pointers keep the offset into their region in
 // `value`; `region` says which frame (Stack), which map value region (MapValue) or which map
 // (MapPtr).
-enum class Kind : uint8_t { Uninit, Scalar, Stack, Ctx, Packet, PacketMeta, PacketEnd, Mem, MapValue, MapPtr };
+using Kind = ValueKind;
 
 struct RegState {
   Kind kind;
@@ -96,6 +96,7 @@ struct Executor {
   MapSet& maps() const;
   // Runs from slot 0 of program `prog` until exit or a fault.
   void execute(const RunLimits& limits);
+  void observe(const InsnObserver& observer, std::size_t pc) const;
 
   // Helper support: the memory `n` bytes at the pointer in `reg` cover, checked as the verifier
   // checks helper memory arguments (reads need initialised stack; `write` marks it initialised).

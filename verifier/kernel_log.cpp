@@ -1,5 +1,7 @@
 #include "verifier/kernel_log.hpp"
 
+#include "analyzer/state.hpp"
+
 #include <charconv>
 #include <cinttypes>
 #include <climits>
@@ -28,20 +30,11 @@ namespace tristate {
 //   - then ",var_off=(0xVALUE; 0xMASK)" unless the tnum is unknown (mask all ones);
 //   - pointers print their id, map, off, r, sz, ... fields, then either imm=N (a constant nonzero
 //     variable part; nothing for 0) or the bounds and var_off as above.
+// The printing side lives with the analyzer's states (analyzer/state.cpp, format_scalar), which
+// prints its own log the same way.
 
 namespace {
 
-constexpr int64_t kSnumMin = INT16_MIN, kSnumMax = INT16_MAX;
-constexpr uint64_t kUnumMax = UINT16_MAX;
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
-
-std::string snum(int64_t v) { return v >= kSnumMin && v <= kSnumMax ? std::to_string(v) : hex(uint64_t(v)); }
-std::string unum(uint64_t v) { return v <= kUnumMax ? std::to_string(v) : hex(v); }
 
 // A number as the kernel prints it: decimal (maybe negative) or 0x hex, as its 64 bits.
 std::optional<uint64_t> parse_number(std::string_view s) {
@@ -255,49 +248,7 @@ std::optional<LoggedReg> parse_logged_reg(std::string_view text) {
   return r;
 }
 
-std::string print_logged_scalar(const Scalar& s) {
-  if (s.var.mask == 0) return snum(int64_t(s.var.value));
-  struct Entry {
-    std::string_view name;
-    uint64_t val;
-    bool omit;
-  };
-  auto s32_val = [](int32_t v) { return v >= kSnumMin && v <= kSnumMax ? uint64_t(int64_t(v)) : uint64_t(uint32_t(v)); };
-  Entry e[8] = {
-      {"smin", uint64_t(s.smin), s.smin == INT64_MIN},
-      {"smax", uint64_t(s.smax), s.smax == INT64_MAX},
-      {"umin", s.umin, s.umin == 0},
-      {"umax", s.umax, s.umax == UINT64_MAX},
-      {"smin32", s32_val(s.s32_min), s.s32_min == INT32_MIN},
-      {"smax32", s32_val(s.s32_max), s.s32_max == INT32_MAX},
-      {"umin32", s.u32_min, s.u32_min == 0},
-      {"umax32", s.u32_max, s.u32_max == UINT32_MAX},
-  };
-  std::string out = "scalar(";
-  const char* sep = "";
-  for (int a = 0; a < 8; ++a) {
-    if (e[a].omit) continue;
-    const bool neg_a = e[a].name[0] == 's' && int64_t(e[a].val) < 0;
-    out += sep;
-    out += e[a].name;
-    out += '=';
-    sep = ",";
-    for (int b = a + 2; b < 8; b += 2) {
-      if (e[b].omit || e[b].val != e[a].val) continue;
-      const bool neg_b = e[b].name[0] == 's' && int64_t(e[b].val) < 0;
-      if (neg_a != neg_b) continue;
-      e[b].omit = true;
-      out += e[b].name;
-      out += '=';
-    }
-    out += e[a].name[0] == 's' ? snum(int64_t(e[a].val)) : unum(e[a].val);
-  }
-  if (s.var.mask != UINT64_MAX) {
-    out += sep;
-    out += "var_off=(" + hex(s.var.value) + "; " + hex(s.var.mask) + ")";
-  }
-  return out + ")";
-}
+std::string print_logged_scalar(const Scalar& s) { return format_scalar(s); }
 
 namespace {
 
