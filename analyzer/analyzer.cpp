@@ -189,6 +189,7 @@ class Checker {
   int parent_ = -1;
   uint32_t id_gen_ = 0;
   int32_t st_imm_ = 0;  // the immediate of the BPF_ST being checked
+  RegState* source_ = nullptr;  // the register a BPF_STX stores (spills link to it)
   uint64_t jmps_ = 0, prev_jmps_ = 0, prev_insns_ = 0;
   std::vector<Node> nodes_;
   std::vector<std::vector<int>> explored_;
@@ -818,9 +819,13 @@ void Checker::stack_write_fixed(FrameState& f, int64_t at, int size, const RegSt
     }
   };
   if (value && aligned8 && value->type == RegType::Scalar) {
-    RegState v = *value;
+    // A spill links the stack copy to the register (assign_scalar_id_before_mov), unless it
+    // narrows the value.
     const uint64_t lim = size >= 8 ? ~uint64_t(0) : (uint64_t(1) << (size * 8)) - 1;
-    if (v.var.umax > lim) v.id = 0, v.add_const = false;
+    const bool fits = value->var.umax <= lim;
+    if (fits && source_ && !source_->id && !source_->var.is_const()) source_->id = new_id();
+    RegState v = source_ ? *source_ : *value;
+    if (!fits) v.id = 0, v.add_const = false;
     save(v);
     return;
   }
@@ -941,10 +946,21 @@ void Checker::mem_access(int base, int16_t off, int size, bool write, RegState* 
     case RegType::Stack:
       stack_access(ptr, base, off, size, write, out, value, is_st);
       break;
-    case RegType::MapValue:
+    case RegType::MapValue: {
       check_map_value(ptr, base, off, size, write);
-      if (out) *out = RegState::unknown();
+      if (!out) break;
+      *out = RegState::unknown();
+      // Reads from a frozen read-only map (.rodata) at a known offset give its bytes.
+      const MapDef& m = in_.maps.at(std::size_t(ptr.map));
+      const int64_t at = int64_t(ptr.var.var.value) + ptr.off + off;
+      if (m.internal && m.section.rfind(".rodata", 0) == 0 && ptr.var.is_const() && at >= 0 &&
+          at + size <= int64_t(m.initial_value.size())) {
+        uint64_t v = 0;
+        for (int i = size - 1; i >= 0; --i) v = (v << 8) | m.initial_value[std::size_t(at + i)];
+        *out = RegState::constant(v);
+      }
       break;
+    }
     case RegType::Mem: {
       const int64_t o = off + ptr.off;
       if (!ptr.var.is_const() || o + int64_t(ptr.var.var.value) < 0 || o + int64_t(ptr.var.var.value) + size > int64_t(ptr.mem_size))
@@ -1016,7 +1032,9 @@ void Checker::do_store(const Store& s) {
   st_imm_ = s.src.is_reg ? 0 : s.src.imm;
   if (s.src.is_reg) {
     const RegState v = read(s.src.reg);
+    source_ = &reg(s.src.reg);
     mem_access(s.base, s.off, bytes(s.width), true, nullptr, &v, false, false);
+    source_ = nullptr;
   } else {
     mem_access(s.base, s.off, bytes(s.width), true, nullptr, nullptr, true, false);
   }
