@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "analyzer/helper_protos.hpp"
+#include "compiler/bytecode.hpp"
 #include "compiler/cfg.hpp"
 #include "compiler/context.hpp"
 #include "compiler/disasm.hpp"
@@ -106,6 +107,7 @@ struct Node {
   std::size_t pc = 0;
   int parent = -1;
   int branches = 0;
+  uint32_t hits = 0, misses = 0;
 };
 
 struct Pending {
@@ -201,14 +203,25 @@ class Checker {
 
 // A consistent renaming of ids between an explored state and the current one (check_ids).
 struct IdMap {
-  std::map<uint32_t, uint32_t> fwd, back;
-  uint32_t tmp = 0x80000000u;
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (old, cur): few, so a linear search
+  uint32_t fresh = 0x80000000u;
+  // check_ids: both ids set and consistently paired, or both zero.
   bool same(uint32_t old_id, uint32_t cur_id) {
-    if (!old_id) old_id = ++tmp;
-    if (!cur_id) cur_id = ++tmp;
-    auto [f, fnew] = fwd.emplace(old_id, cur_id);
-    auto [b, bnew] = back.emplace(cur_id, old_id);
-    return f->second == cur_id && b->second == old_id;
+    if (!old_id || !cur_id) return !old_id && !cur_id;
+    return pair(old_id, cur_id);
+  }
+  // check_scalar_ids: a zero id stands for an id of its own.
+  bool same_scalar(uint32_t old_id, uint32_t cur_id) {
+    if (!old_id) old_id = ++fresh;
+    if (!cur_id) cur_id = ++fresh;
+    return pair(old_id, cur_id);
+  }
+  bool pair(uint32_t old_id, uint32_t cur_id) {
+    for (const auto& [o, c] : pairs) {
+      if (o == old_id || c == cur_id) return o == old_id && c == cur_id;
+    }
+    pairs.emplace_back(old_id, cur_id);
+    return true;
   }
 };
 
@@ -223,7 +236,7 @@ bool reg_safe(const RegState& o, const RegState& c, bool exact, IdMap& ids) {
   if (o.type != c.type) return false;
   if (o.type == RegType::Scalar) {
     if (exact) return o.var == c.var && o.add_const == c.add_const && o.off == c.off && ids.same(o.id, c.id);
-    if (o.id && !ids.same(o.id, c.id)) return false;
+    if (!ids.same_scalar(o.id, c.id)) return false;
     if (o.add_const != c.add_const || (o.add_const && o.off != c.off)) return false;
     return scalar_within(o.var, c.var);
   }
@@ -286,8 +299,8 @@ AnalysisResult Checker::run() {
   try {
     check_program_type();
     std::vector<FunctionRange> fns = in_.functions;
-    if (fns.empty()) fns.push_back({"main", 0, in_.image.size()});
     try {
+      if (fns.empty()) fns = function_ranges(decode_program(in_.image), in_.image.size(), "prog");
       cfg_ = build_cfg(in_.image, fns);
     } catch (const InputError& e) {
       // The structural checks name the instruction in their message.
@@ -402,20 +415,33 @@ bool Checker::is_state_visited() {
       live[f] = RegSet(live_.live_in[ret] & ~kCallerSaved) | reg_bit(10);
     }
   }
-  bool looping = false;
-  for (const int idx : explored_[pc_]) {
-    const Node& n = nodes_[std::size_t(idx)];
+  // Whether this visit would store the state (the kernel's add_new_state): after at least 2
+  // jumps and 8 instructions since the last one, but inside a loop only every 20 jumps or 100
+  // instructions.
+  bool add = jmps_ - prev_jmps_ >= 2 && result_.processed - prev_insns_ >= 8;
+  std::vector<int>& list = explored_[pc_];
+  for (std::size_t k = 0; k < list.size();) {
+    Node& n = nodes_[std::size_t(list[k])];
     if (n.branches > 0) {
       // A state on the current path: the same state again means no progress.
-      looping = true;
       if (states_cover(n.st, cur_, live, true)) refuse("infinite loop detected at insn " + std::to_string(pc_));
+      if (jmps_ - prev_jmps_ < 20 && result_.processed - prev_insns_ < 100) add = false;
+    } else if (states_cover(n.st, cur_, live, false)) {
+      ++n.hits;
+      return true;
+    }
+    // Like the kernel, forget loop states that keep missing (more than 3 misses per hit, plus 3),
+    // counting only misses of visits that store a state. Explored states stay: without precision
+    // tracking the analyzer prunes less than the kernel and needs all of them.
+    if (add && n.branches > 0) ++n.misses;
+    if (n.misses > n.hits * 3 + 3) {
+      list[k] = list.back();
+      list.pop_back();
       continue;
     }
-    if (states_cover(n.st, cur_, live, false)) return true;
+    ++k;
   }
-  const bool enough = jmps_ - prev_jmps_ >= 2 && result_.processed - prev_insns_ >= 8;
-  if (!enough) return false;
-  if (looping && jmps_ - prev_jmps_ < 20 && result_.processed - prev_insns_ < 100) return false;
+  if (!add) return false;
   prev_jmps_ = jmps_;
   prev_insns_ = result_.processed;
   nodes_.push_back(Node{cur_, pc_, parent_, 1});
@@ -511,6 +537,7 @@ void Checker::adjust_ptr(int dst, const Alu& a, RegState ptr, const RegState& of
       }
     }
   } else {
+    if (ptr.type == RegType::Stack) refuse(r(dst) + " subtraction from stack pointer prohibited");
     if (known && fits_s32(int64_t(ptr.off) - val)) {
       out.off = int32_t(ptr.off - val);
     } else {
@@ -643,8 +670,9 @@ void Checker::mark_ptr_or_null(VerifierState& st, uint32_t id, bool is_null) {
 void Checker::find_good_pkt_pointers(VerifierState& st, const RegState& dst, bool right_open) {
   if (dst.off < 0 || (dst.off == 0 && right_open)) return;
   if (dst.var.umax > uint64_t(kMaxPacketOff) || dst.var.umax + uint64_t(dst.off) > uint64_t(kMaxPacketOff)) return;
+  // `pkt + off < end` proves off + 1 bytes, `pkt + off <= end` proves off.
   int32_t range = dst.off;
-  if (right_open) --range;
+  if (right_open) ++range;
   for_each_reg(st, [&](RegState& x) {
     if (x.type == dst.type && x.id == dst.id) x.range = std::max(x.range, range);
   });
@@ -977,7 +1005,6 @@ void Checker::mem_access(int base, int16_t off, int size, bool write, RegState* 
       break;
     case RegType::Ctx: {
       if (atomic) refuse("BPF_ATOMIC stores into " + r(base) + " context is not allowed");
-      if (is_st && write) refuse("BPF_ST stores into " + r(base) + " ctx is not allowed");
       if (ptr.off != 0) refuse("dereference of modified ctx ptr " + r(base) + " off=" + std::to_string(ptr.off) + " disallowed");
       if (!ptr.var.is_const() || ptr.var.var.value != 0) refuse("variable ctx access var_off=" + format_scalar(ptr.var) + " disallowed");
       const int64_t at = off;

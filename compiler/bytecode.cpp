@@ -20,9 +20,8 @@ std::string joined_names() {
   return out;
 }
 
-// Raw bytecode has no symbols, so subprograms are found the way the kernel finds them: every
-// bpf-to-bpf call target and every function-pointer target starts a function. They are named
-// after the program and their first slot ("prog+12").
+}  // namespace
+
 std::vector<FunctionRange> function_ranges(const std::vector<DecodedInsn>& decoded, std::size_t size,
                                            const std::string& stem) {
   std::vector<std::size_t> starts{0};
@@ -41,8 +40,6 @@ std::vector<FunctionRange> function_ranges(const std::vector<DecodedInsn>& decod
   }
   return out;
 }
-
-}  // namespace
 
 uint32_t prog_type_from_name(const std::string& name) {
   if (name.empty()) throw InputError("no program type given; raw bytecode needs one of: " + joined_names());

@@ -24,6 +24,12 @@ Module read_bytecode_memory(std::span<const uint8_t> bytes, const std::string& n
 // InputError at `where` when the size is not a positive multiple of 8.
 std::vector<Insn> insns_from_bytes(std::span<const uint8_t> bytes, const Location& where);
 
+// The functions of an image without symbols, found the way the kernel finds them: every
+// bpf-to-bpf call target and every function-pointer target starts a function. They are named
+// after the program (`stem`) and their first slot ("prog+12"). `decoded` is decode_program's.
+std::vector<FunctionRange> function_ranges(const std::vector<DecodedInsn>& decoded, std::size_t size,
+                                           const std::string& stem);
+
 // Every program type name --prog-type accepts: libbpf's names for the kernel's program types
 // ("socket_filter", "kprobe", "sched_cls", "xdp", ...), in enum order, without "unspec".
 std::vector<std::string> prog_type_names();
