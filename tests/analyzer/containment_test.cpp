@@ -19,6 +19,7 @@
 #include "compiler/interpreter.hpp"
 #include "compiler/liveness.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/corpus.hpp"
 #include "tests/support/process.hpp"
 
 namespace fs = std::filesystem;
@@ -65,22 +66,10 @@ bool contains(const RegState& a, const ObservedReg& c) {
   }
 }
 
-nlohmann::json seeds_for(const fs::path& object) {
-  std::string stem = object.stem().string();
-  stem = stem.substr(0, stem.find('.'));
-  const fs::path p = fs::path(test::env("TRISTATE_SOURCE_DIR")) / "benchmarks" / "progs" / (stem + ".maps.json");
-  if (!fs::exists(p)) return nlohmann::json::object();
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
-}
-
 }  // namespace
 
 TEST_CASE("analyzer states contain every concrete value of the corpus programs over 1,000 inputs", "[analyzer][containment]") {
-  std::vector<fs::path> objects;
-  for (const auto& e : fs::directory_iterator(test::env("TRISTATE_PROGS_DIR")))
-    if (e.path().extension() == ".o") objects.push_back(e.path());
-  std::sort(objects.begin(), objects.end());
+  const std::vector<fs::path> objects = test::corpus_objects();
   REQUIRE(objects.size() >= 28);
 
   uint64_t programs = 0, runs = 0, checked = 0, outside = 0;
@@ -102,7 +91,7 @@ TEST_CASE("analyzer states contain every concrete value of the corpus programs o
       ++programs;
 
       MapSet maps(module.maps, 1);
-      maps.seed_json(seeds_for(path), names, Location{path.string(), {}, {}});
+      maps.seed_json(test::corpus_seeds(path), names, Location{path.string(), {}, {}});
       const Interpreter interp(module, maps);
       uint64_t misses_here = 0;
       std::string first_miss;

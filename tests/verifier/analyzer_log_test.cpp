@@ -14,6 +14,7 @@
 #include "analyzer/analyzer.hpp"
 #include "compiler/elf_reader.hpp"
 #include "tests/support/kernel.hpp"
+#include "tests/support/corpus.hpp"
 #include "tests/support/process.hpp"
 #include "verifier/kernel_log.hpp"
 #include "verifier/kernel_oracle.hpp"
@@ -44,10 +45,7 @@ std::string normalize(std::string t) {
 TEST_CASE("analyzer register states agree with the kernel's log_level=2 states on the corpus", "[analyzer][kernel][log]") {
   std::string why;
   if (!test::kernel_test_may_run(kernel_bpf_available(&why), why, "the analyzer log comparison")) return;
-  std::vector<fs::path> objects;
-  for (const auto& e : fs::directory_iterator(test::env("TRISTATE_PROGS_DIR")))
-    if (e.path().extension() == ".o") objects.push_back(e.path());
-  std::sort(objects.begin(), objects.end());
+  const std::vector<fs::path> objects = test::corpus_objects();
   REQUIRE(objects.size() >= 28);
 
   uint64_t compared = 0, agreed = 0, programs = 0;

@@ -14,6 +14,7 @@
 #include "compiler/disasm.hpp"
 #include "compiler/elf_reader.hpp"
 #include "tests/support/kernel.hpp"
+#include "tests/support/corpus.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/verifier_programs.hpp"
 #include "verifier/kernel_oracle.hpp"
@@ -95,10 +96,7 @@ TEST_CASE("analyzer verdicts agree with the kernel verifier on 10,000 generated 
   }
   const uint64_t generated = t.programs;
 
-  std::vector<fs::path> objects;
-  for (const auto& e : fs::directory_iterator(test::env("TRISTATE_PROGS_DIR")))
-    if (e.path().extension() == ".o") objects.push_back(e.path());
-  std::sort(objects.begin(), objects.end());
+  const std::vector<fs::path> objects = test::corpus_objects();
   for (const fs::path& path : objects) {
     const Module module = read_elf(path.string());
     for (const Program& p : module.programs)

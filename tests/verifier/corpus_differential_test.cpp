@@ -18,6 +18,7 @@
 #include "compiler/interpreter.hpp"
 #include "tests/support/kernel.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/corpus.hpp"
 #include "tests/support/process.hpp"
 #include "verifier/kernel_object.hpp"
 
@@ -82,16 +83,6 @@ std::string hex(std::span<const uint8_t> b) {
   std::string s;
   for (uint8_t c : b) s += {d[c >> 4], d[c & 15]};
   return s;
-}
-
-// The corpus program's seed file: benchmarks/progs/NAME.maps.json for NAME.v3.o / NAME.v4.o.
-nlohmann::json seeds_for(const fs::path& object) {
-  std::string stem = object.stem().string();  // NAME.v3
-  stem = stem.substr(0, stem.rfind('.'));
-  const fs::path p = fs::path(test::env("TRISTATE_SOURCE_DIR")) / "benchmarks" / "progs" / (stem + ".maps.json");
-  if (!fs::exists(p)) return nlohmann::json::object();
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
 }
 
 struct Totals {
@@ -204,14 +195,11 @@ TEST_CASE("corpus programs: interpreter and kernel agree on r0, packet and maps 
   std::string why;
   if (!test::kernel_test_may_run(kernel_bpf_available(&why), why, "the corpus differential test")) return;
 
-  std::vector<fs::path> objects;
-  for (const auto& e : fs::directory_iterator(test::env("TRISTATE_PROGS_DIR")))
-    if (e.path().extension() == ".o") objects.push_back(e.path());
-  std::sort(objects.begin(), objects.end());
+  const std::vector<fs::path> objects = test::corpus_objects();
   REQUIRE(objects.size() >= 28);
 
   Totals totals;
-  for (const fs::path& path : objects) differential(path, seeds_for(path), 200, true, totals);
+  for (const fs::path& path : objects) differential(path, test::corpus_seeds(path), 200, true, totals);
   std::cout << "corpus differential: compared " << totals.compared << " packet runs of " << totals.programs
             << " programs in " << objects.size() << " objects with the kernel (" << totals.refused_by_both
             << " refused by both as the kernel refuses them), " << totals.mismatches << " mismatches; "
