@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a bundled example: compile an XDP program with clang-19, show its summary and
-# disassembly, then run it and a firewall (its maps seeded from JSON) in the interpreter on a TCP
-# packet.
+# disassembly, ask the analyzer whether the kernel verifier would accept it, then run it and a
+# firewall (its maps seeded from JSON) in the interpreter on a TCP packet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
@@ -11,6 +11,7 @@ set -x
 build/tools/tristate compile benchmarks/progs/xdp_parse.c -o "$out/xdp_parse.o"
 build/tools/tristate info "$out/xdp_parse.o"
 build/tools/tristate disasm "$out/xdp_parse.o"
+build/tools/tristate check "$out/xdp_parse.o"
 build/tools/tristate run "$out/xdp_parse.o" \
   --packet 000000000001000000000002080045000028000100004006f97c0a0000010a000002303900500000000000000000500220000000000000000000
 build/tools/tristate compile benchmarks/progs/xdp_firewall.c -o "$out/xdp_firewall.o"
