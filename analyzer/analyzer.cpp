@@ -3,7 +3,6 @@
 #include <linux/bpf.h>
 
 #include <algorithm>
-#include <map>
 #include <optional>
 #include <variant>
 
@@ -311,9 +310,8 @@ AnalysisResult Checker::run() {
     prune_point_.assign(in_.image.size(), false);
     for (const DecodedInsn& d : cfg_.insns) {
       by_slot_[d.pc] = &d.insn;
-      if (const auto* j = std::get_if<Jmp>(&d.insn)) {
+      if (std::holds_alternative<Jmp>(d.insn)) {
         prune_point_[d.pc] = true;
-        (void)j;
       } else if (const auto* ja = std::get_if<Ja>(&d.insn)) {
         const int64_t t = int64_t(d.pc) + 1 + ja->off;
         if (t >= 0 && std::size_t(t) < prune_point_.size()) prune_point_[std::size_t(t)] = true;
@@ -843,7 +841,6 @@ void Checker::stack_write_fixed(FrameState& f, int64_t at, int size, const RegSt
     for (int i = 8 - size; i > 0; --i) {
       SlotType& t = s.type[std::size_t(i - 1)];
       if (t != SlotType::Zero && t != SlotType::Invalid) t = SlotType::Misc;
-      if (t == SlotType::Invalid) t = SlotType::Invalid;
     }
   };
   if (value && aligned8 && value->type == RegType::Scalar) {

@@ -323,24 +323,6 @@ Scalar scalar_alu(AluOp op, bool is64, const Scalar& dst, const Scalar& src) {
 
 namespace {
 
-// The condition that holds when `cond` does not: the not-taken direction.
-Cond negate(Cond c) {
-  switch (c) {
-    case Cond::Eq: return Cond::Ne;
-    case Cond::Ne: return Cond::Eq;
-    case Cond::Gt: return Cond::Le;
-    case Cond::Le: return Cond::Gt;
-    case Cond::Ge: return Cond::Lt;
-    case Cond::Lt: return Cond::Ge;
-    case Cond::Sgt: return Cond::Sle;
-    case Cond::Sle: return Cond::Sgt;
-    case Cond::Sge: return Cond::Slt;
-    case Cond::Slt: return Cond::Sge;
-    case Cond::Set: return Cond::Set;  // handled apart: "no common bit"
-  }
-  return c;
-}
-
 // The four bounds of one width, as 64-bit numbers (32-bit ones sign- or zero-extended).
 struct Range {
   uint64_t umin, umax;

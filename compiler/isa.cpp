@@ -462,4 +462,21 @@ std::vector<DecodedInsn> decode_program(std::span<const Insn> insns) {
   return out;
 }
 
+Cond negate(Cond c) {
+  switch (c) {
+    case Cond::Eq: return Cond::Ne;
+    case Cond::Ne: return Cond::Eq;
+    case Cond::Gt: return Cond::Le;
+    case Cond::Le: return Cond::Gt;
+    case Cond::Ge: return Cond::Lt;
+    case Cond::Lt: return Cond::Ge;
+    case Cond::Sgt: return Cond::Sle;
+    case Cond::Sle: return Cond::Sgt;
+    case Cond::Sge: return Cond::Slt;
+    case Cond::Slt: return Cond::Sge;
+    case Cond::Set: return Cond::Set;
+  }
+  return c;
+}
+
 }  // namespace tristate

@@ -278,4 +278,8 @@ std::vector<DecodedInsn> decode_program(std::span<const Insn> insns);
 // function pointer (PSEUDO_FUNC, e.g. a bpf_loop callback) names, if the instruction has one.
 std::optional<std::int64_t> branch_target(const Decoded& d, std::size_t pc);
 
+// The condition that holds exactly when `c` does not (`==` and `!=`, `>` and `<=`, ...). JSET has
+// no such condition among the eleven; it is returned unchanged.
+Cond negate(Cond c);
+
 }  // namespace tristate
