@@ -21,16 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool starts_with_elf_magic(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw InputError(Location{path, {}, {}}, std::string("cannot open: ") + std::strerror(errno));
-  char magic[4] = {};
-  ssize_t n;
-  do n = ::read(fd.get(), magic, sizeof magic);
-  while (n < 0 && errno == EINTR);
-  return n == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
-}
-
 // A private directory for the object compiled from a C source, removed with everything in it.
 class TempDir {
  public:
@@ -75,10 +65,20 @@ Module load_c_source(const std::string& path, const InputOptions& opts) {
 
 }  // namespace
 
+bool is_elf_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw InputError(Location{path, {}, {}}, std::string("cannot open: ") + std::strerror(errno));
+  char magic[4] = {};
+  ssize_t n;
+  do n = ::read(fd.get(), magic, sizeof magic);
+  while (n < 0 && errno == EINTR);
+  return n == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+}
+
 Module load_input(const std::string& path, const InputOptions& opts) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw InputError(Location{path, {}, {}}, "is a directory, not a file");
-  if (starts_with_elf_magic(path)) return read_elf(path);
+  if (is_elf_file(path)) return read_elf(path);
   const auto ext = fs::path(path).extension();
   if (ext == ".c") return load_c_source(path, opts);
   if (ext == ".s" || ext == ".asm") {

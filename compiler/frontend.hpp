@@ -21,4 +21,7 @@ struct InputOptions {
 // (InputError saying so otherwise).
 Module load_input(const std::string& path, const InputOptions& opts);
 
+// Whether the file starts with the ELF magic bytes; InputError naming it when it cannot be opened.
+bool is_elf_file(const std::string& path);
+
 }  // namespace tristate

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "compiler/byte_spec.hpp"
 #include "compiler/hex.hpp"
 
 namespace tristate {
@@ -674,11 +675,13 @@ struct SeedReader {
     throw InputError(where, "map '" + def.name + "': " + at + why);
   }
 
-  Bytes hex(const nlohmann::json& j, const std::string& at, const std::string& what) const {
-    if (!j.is_string()) fail(at, what + " must be a hex string, not " + std::string(j.type_name()));
-    auto bytes = parse_hex(j.get<std::string>());
-    if (!bytes) fail(at, what + " \"" + j.get<std::string>() + "\" is not hex (pairs of digits 0-9a-f)");
-    return *bytes;
+  Bytes bytes(const nlohmann::json& j, const std::string& at, const std::string& what) const {
+    if (!j.is_string()) fail(at, what + " must be a string of hex or typed bytes, not " + std::string(j.type_name()));
+    try {
+      return parse_byte_spec(j.get<std::string>()).bytes;
+    } catch (const ByteSpecError& e) {
+      fail(at, what + ": " + e.what());
+    }
   }
 
   Bytes key(const nlohmann::json& j, const std::string& at) const {
@@ -691,7 +694,7 @@ struct SeedReader {
         fail(at, "index " + std::to_string(index) + " is out of range (max_entries " + std::to_string(def.max_entries) + ")");
       return u32_bytes(uint32_t(index));
     }
-    return hex(j, at, "the key");
+    return bytes(j, at, "the key");
   }
 
   Bytes program_value(uint64_t index, const std::string& at) const {
@@ -717,7 +720,7 @@ struct SeedReader {
       }
       fail(at, "a prog array value is a program name, its index or 4 bytes of hex, not " + std::string(j.type_name()));
     }
-    return hex(j, at, "the value");
+    return bytes(j, at, "the value");
   }
 
   MapContents read(const nlohmann::json& body) const {
@@ -734,7 +737,7 @@ struct SeedReader {
       const auto& records = body.at("records");
       if (!records.is_array()) fail("", "\"records\" must be an array of hex strings");
       for (std::size_t i = 0; i < records.size(); ++i)
-        c.records.push_back(hex(records[i], "record " + std::to_string(i) + ": ", "the record"));
+        c.records.push_back(bytes(records[i], "record " + std::to_string(i) + ": ", "the record"));
       return c;
     }
     if (!body.contains("entries")) return c;

@@ -9,6 +9,8 @@
 // prog array, devmap, cpumap, xskmap) may also be given as a JSON number (the index). A prog
 // array's value may be given as a program name or as its index in the module (a JSON number or
 // 4 bytes of hex); a string that names a program is taken as the name. Ring buffers dump as { "records": ["HEX", ...] } in output order.
+// Seeds may write keys and values as typed bytes ("ip4:10.0.0.1 be16:80 u8:6 u8:0", see
+// compiler/byte_spec.hpp); dumps are always plain hex.
 #pragma once
 
 #include <cstdint>

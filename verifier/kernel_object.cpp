@@ -124,6 +124,7 @@ struct ProgSlot {
   std::string name;
   uint32_t type = 0;
   int fd = -1;    // owned by the bpf_object
+  bpf_program* prog = nullptr;  // owned by the bpf_object
   uint32_t id = 0;  // the kernel's program id: what prog array lookups return
 };
 
@@ -383,6 +384,7 @@ KernelObject KernelObject::load(const std::string& path) {
     p.name = bpf_program__name(prog);
     p.type = bpf_program__type(prog);
     p.fd = bpf_program__fd(prog);
+    p.prog = prog;
     bpf_prog_info info{};
     uint32_t len = sizeof info;
     if (bpf_obj_get_info_by_fd(p.fd, &info, &len) != 0)
@@ -452,6 +454,17 @@ KernelRun KernelObject::run(const std::string& prog, std::span<const uint8_t> pa
     throw InputError(where, "programs of type " + prog_type_name(p.type) + " cannot be test-run by the kernel: " +
                                 e.reason());
   }
+}
+
+std::shared_ptr<void> KernelObject::attach(const std::string& prog) {
+  const ProgSlot& p = impl_->program(prog);
+  LibbpfLog log;
+  bpf_link* link = bpf_program__attach(p.prog);
+  if (!link) {
+    const int e = errno;
+    throw InputError(impl_->where(prog), "libbpf could not attach the program (" + errno_text(e) + "): " + log.summary());
+  }
+  return std::shared_ptr<void>(link, [](void* l) { bpf_link__destroy(static_cast<bpf_link*>(l)); });
 }
 
 std::vector<MapContents> KernelObject::dump() const {

@@ -75,6 +75,11 @@ class KernelObject {
   KernelRun run(const std::string& prog, std::span<const uint8_t> packet, std::span<const uint8_t> ctx_in = {},
                 uint32_t repeat = 1);
 
+  // Attaches program `prog` where its section name says (libbpf's automatic attach: kprobes,
+  // tracepoints, ...) until the returned handle is released. InputError naming the file and the
+  // program when libbpf cannot (an unknown kernel function, a section with no automatic attach).
+  std::shared_ptr<void> attach(const std::string& prog);
+
   // Every map's contents now, in the object's map order, as described at the top of this file.
   std::vector<MapContents> dump() const;
 
