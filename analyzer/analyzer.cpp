@@ -501,7 +501,14 @@ void Checker::check_sane_offset(const RegState& x, RegType ptr_type, bool is_off
 // adjust_ptr_min_max_vals: pointer +/- scalar.
 void Checker::adjust_ptr(int dst, const Alu& a, RegState ptr, const RegState& off_reg, bool ptr_is_dst) {
   const std::string name = reg_type_name(ptr.type);
-  if (!a.is64) refuse(r(dst) + " 32-bit pointer arithmetic prohibited");
+  if (!a.is64) {
+    // 32-bit ALU on a pointer gives a meaningless scalar; a root loader may subtract.
+    if (a.op == AluOp::Sub) {
+      set_unknown(dst);
+      return;
+    }
+    refuse(r(dst) + " 32-bit pointer arithmetic prohibited");
+  }
   if (may_be_null(ptr.type)) refuse(r(dst) + " pointer arithmetic on " + name + " prohibited, null-check it first");
   switch (ptr.type) {
     case RegType::MapPtr:
@@ -606,7 +613,7 @@ void Checker::do_alu(const Alu& a) {
   }
   if (dst.type != RegType::Scalar || src.type != RegType::Scalar) {
     if (dst.type != RegType::Scalar && src.type != RegType::Scalar) {
-      if (a.op == AluOp::Sub && a.is64) {
+      if (a.op == AluOp::Sub) {  // at either width: a root loader may subtract pointers
         set_unknown(a.dst);
         return;
       }
