@@ -447,8 +447,15 @@ KernelRun KernelObject::run(const std::string& prog, std::span<const uint8_t> pa
   const ProgSlot& p = impl_->program(prog);
   const Location where = impl_->where(prog);
   const PinnedToCpu0 pinned(where);
+  // An xdp_md given as ctx_in must say where the linear data ends (the kernel takes data_end as
+  // its length, and 0 as an empty packet); the interpreter derives it from the packet, as here.
+  std::vector<uint8_t> ctx(ctx_in.begin(), ctx_in.end());
+  if (p.type == BPF_PROG_TYPE_XDP && ctx.size() >= 8 && ctx[4] == 0 && ctx[5] == 0 && ctx[6] == 0 && ctx[7] == 0) {
+    const uint32_t len = uint32_t(packet.size());
+    std::memcpy(&ctx[4], &len, 4);
+  }
   try {
-    return test_run_program(p.fd, packet, ctx_in, repeat, where);
+    return test_run_program(p.fd, packet, ctx, repeat, where);
   } catch (const InputError& e) {
     if (packet_test_run(p.type)) throw;
     throw InputError(where, "programs of type " + prog_type_name(p.type) + " cannot be test-run by the kernel: " +

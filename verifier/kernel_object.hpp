@@ -64,7 +64,8 @@ class KernelObject {
   void seed(const std::vector<MapContents>& maps);
 
   // Runs program `prog` once (`repeat` times; 0 counts as 1) with BPF_PROG_TEST_RUN on `packet`
-  // (data_in) and optional `ctx_in` bytes; the maps keep what the run left in them. As
+  // (data_in) and optional `ctx_in` bytes; the maps keep what the run left in them. An xdp_md
+  // ctx_in whose data_end is 0 gets the packet's length there, as the interpreter derives it. As
   // KernelProgram::run: retval is the last r0, packet_out is the packet at the length the kernel
   // reports, and skb programs other than tc see the packet past its Ethernet header.
   // The calling thread is pinned to CPU 0 for the run (and its affinity restored afterwards), so
