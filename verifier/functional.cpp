@@ -232,7 +232,7 @@ std::vector<std::string> check(const Case& k, const Module& module, const ByteSp
         if (!entry.is_object() || !entry.contains("key")) bad_case(k.where, "expect.maps." + name + ": each entry has a key");
         std::vector<uint8_t> key;
         const json& kj = entry["key"];
-        if (kj.is_number_unsigned() && (def.key_size == 4 || def.key_size == 8)) {
+        if (kj.is_number_integer() && kj.get<int64_t>() >= 0 && (def.key_size == 4 || def.key_size == 8)) {
           const uint64_t v = kj.get<uint64_t>();
           for (uint32_t b = 0; b < def.key_size; ++b) key.push_back(uint8_t(v >> (8 * b)));
         } else if (kj.is_string()) {

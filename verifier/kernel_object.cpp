@@ -232,6 +232,30 @@ struct KernelObject::Impl {
       if (errno != ENOENT) refused = true;
       return std::nullopt;
     }
+    return entry(m, key, std::move(buf));
+  }
+
+  // Every index of an array with one BPF_MAP_LOOKUP_BATCH (a lookup per index costs a system call
+  // each, which large arrays dumped after every packet feel); false when the kernel refuses it.
+  bool dump_array_batch(const MapSlot& m, MapContents& c) const {
+    const std::size_t size = buffer_size(m);
+    uint32_t count = m.max_entries, out_batch = 0;
+    Bytes keys(std::size_t(count) * 4), values(std::size_t(count) * size);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    // The kernel answers ENOENT when the walk reached the end, with `count` entries copied.
+    if (bpf_map_lookup_batch(m.fd, nullptr, &out_batch, keys.data(), values.data(), &count, &opts) != 0 &&
+        errno != ENOENT)
+      return false;
+    if (count != m.max_entries) return false;
+    for (uint32_t i = 0; i < count; ++i) {
+      const auto v = values.begin() + std::ptrdiff_t(i * size);
+      c.entries.push_back(entry(m, Bytes(keys.begin() + 4 * i, keys.begin() + 4 * (i + 1)), Bytes(v, v + std::ptrdiff_t(size))));
+    }
+    return true;
+  }
+
+  // An entry as user space sees it, from the value buffer a lookup filled.
+  MapEntry entry(const MapSlot& m, const Bytes& key, Bytes buf) const {
     MapEntry e;
     e.key = key;
     if (m.per_cpu) {
@@ -278,6 +302,8 @@ struct KernelObject::Impl {
       return c;
     }
     if (m.layout == Layout::Opaque) return c;
+    if (m.layout == Layout::Array && m.max_entries > 16 && dump_array_batch(m, c)) return c;
+    c.entries.clear();
     bool refused = false;
     for (const Bytes& k : keys(m)) {
       if (auto e = lookup(m, k, refused)) c.entries.push_back(std::move(*e));

@@ -33,14 +33,21 @@ uint64_t monotonic_ns() {
   return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
 }
 
-// Map bytes that hold bpf_ktime_get_ns() values: the kernel's clock and the interpreter's
-// Environment::ktime_ns cannot agree to the nanosecond, so these compare within a bound instead.
+// Map bytes (u64) that hold bpf_ktime_get_ns() values or are computed from elapsed time: the
+// kernel's clock and the interpreter's Environment::ktime_ns (read just before each kernel run)
+// cannot agree to the nanosecond, so these compare within a bound instead.
 struct TimeField {
   const char* map;
   std::size_t offset;
+  uint64_t slack;
 };
-constexpr TimeField kTimeFields[] = {{"flow_buckets", 0}};  // xdp_bpf2bpf: bucket.window_start
 constexpr uint64_t kClockSlackNs = 50'000'000;
+constexpr TimeField kTimeFields[] = {
+    {"flow_buckets", 0, kClockSlackNs},  // xdp_bpf2bpf: bucket.window_start
+    {"rl_buckets", 0, 1 << 16},          // xdp_rate_limit: bucket.tokens (1 << 16 per token, refilled by elapsed time)
+    {"rl_buckets", 8, kClockSlackNs},    // xdp_rate_limit: bucket.last_ns
+    {"syn_track", 0, kClockSlackNs},     // xdp_syn_guard: window.start_ns
+};
 
 bool values_match(const std::string& map, const Bytes& kernel, const Bytes& interp) {
   if (kernel.size() != interp.size()) return false;
@@ -50,7 +57,7 @@ bool values_match(const std::string& map, const Bytes& kernel, const Bytes& inte
     uint64_t kt = 0, it = 0;
     std::memcpy(&kt, &k[t.offset], 8);
     std::memcpy(&it, &i[t.offset], 8);
-    if ((kt == 0) != (it == 0) || (kt > it ? kt - it : it - kt) > kClockSlackNs) return false;
+    if ((kt == 0) != (it == 0) || (kt > it ? kt - it : it - kt) > t.slack) return false;
     std::fill_n(k.begin() + long(t.offset), 8, 0);
     std::fill_n(i.begin() + long(t.offset), 8, 0);
   }
