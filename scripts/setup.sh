@@ -13,6 +13,8 @@ PACKAGES=(
   libcli11-dev catch2 nlohmann-json3-dev libbenchmark-dev
   # kernel-side tools
   bpftool iproute2
+  # benchmarks: the suite's plot (benchmarks/run)
+  gnuplot-nox
 )
 
 missing=()
