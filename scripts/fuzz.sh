@@ -4,7 +4,8 @@
 # objects from ./build; the capture-file (pcap/pcapng) fuzzer for 15%, seeded with
 # fuzz/seeds/pcap; the interpreter fuzzer for 20%; the .srctgt reader and equivalence checker
 # fuzzer for 15%, seeded with a few pairs of tests/data/equiv; the maps' JSON seeding fuzzer for
-# the rest. Each fuzzer keeps its corpus in its own directory (fuzz-corpus, fuzz-corpus/pcap,
+# the rest but 5%, which goes to the functional tests' packet-layer and typed-bytes fuzzer
+# (seeded with the corpus's NAME.tests.json packets). Each fuzzer keeps its corpus in its own directory (fuzz-corpus, fuzz-corpus/pcap,
 # fuzz-corpus-interp, fuzz-corpus-srctgt, fuzz-corpus-maps). Exits non-zero on any crash, leak
 # or sanitizer report.
 set -euo pipefail
@@ -12,14 +13,15 @@ cd "$(dirname "$0")/.."
 SECONDS_TO_RUN=${1:-60}
 # libFuzzer reads -max_total_time=0 as "no limit", so each fuzzer gets at least a second.
 at_least_1() { echo $(( $1 > 0 ? $1 : 1 )); }
-READER_SECONDS=$(at_least_1 $(( SECONDS_TO_RUN * 35 / 100 )))
+READER_SECONDS=$(at_least_1 $(( SECONDS_TO_RUN * 30 / 100 )))
+PACKET_SECONDS=$(at_least_1 $(( SECONDS_TO_RUN * 5 / 100 )))
 PCAP_SECONDS=$(at_least_1 $(( SECONDS_TO_RUN * 15 / 100 )))
 INTERP_SECONDS=$(at_least_1 $(( SECONDS_TO_RUN * 20 / 100 )))
 SRCTGT_SECONDS=$(at_least_1 $(( SECONDS_TO_RUN * 15 / 100 )))
-MAPS_SECONDS=$(at_least_1 $(( SECONDS_TO_RUN - READER_SECONDS - PCAP_SECONDS - INTERP_SECONDS - SRCTGT_SECONDS )))
+MAPS_SECONDS=$(at_least_1 $(( SECONDS_TO_RUN - READER_SECONDS - PACKET_SECONDS - PCAP_SECONDS - INTERP_SECONDS - SRCTGT_SECONDS )))
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 \
   -DTRISTATE_FUZZ=ON -DTRISTATE_SANITIZE=ON -DTRISTATE_TESTS=OFF >/dev/null
-ninja -C build-fuzz reader_fuzz pcap_fuzz interpreter_fuzz srctgt_fuzz maps_json_fuzz
+ninja -C build-fuzz reader_fuzz pcap_fuzz interpreter_fuzz srctgt_fuzz maps_json_fuzz packet_spec_fuzz
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
 find build/benchmarks/progs build/tests/data -maxdepth 1 -name '*.o' -exec cp {} "$seeds/" \; 2>/dev/null || true
@@ -75,4 +77,15 @@ cat >"$seeds/maps/all.json" <<'JSON'
  "G": {"entries": [{"key": 0, "value": "0102030405"}]}}
 JSON
 run_fuzzer maps_json_fuzz "$MAPS_SECONDS" fuzz-corpus-maps "$seeds/maps"
+# Packet-layer seeds: every packet of the corpus's functional tests, one file each.
+mkdir -p "$seeds/packets" fuzz-corpus-packets
+n=0
+for f in benchmarks/progs/*.tests.json; do
+  while IFS= read -r line; do
+    n=$((n + 1))
+    printf '%s' "$line" >"$seeds/packets/$n.json"
+  done < <(grep -o '"packet": \[[^]]*\]' "$f" | sed 's/^"packet": //' | head -20)
+done
+echo "fuzz: $n seed packets"
+run_fuzzer packet_spec_fuzz "$PACKET_SECONDS" fuzz-corpus-packets "$seeds/packets"
 echo "fuzz: no crash in ${SECONDS_TO_RUN}s"
