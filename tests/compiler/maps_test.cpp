@@ -567,9 +567,9 @@ TEST_CASE("JSON: every malformed seed is an InputError naming the map and entry"
              Catch::Contains("a value has 3 bytes"));
   CHECK_THAT(error(R"({"flows": {"entries": [{"key": "0000", "value": "0"}]}})"), Catch::Contains("is not hex"));
   CHECK_THAT(error(R"({"flows": {"entries": [{"key": "zz00", "value": "0000"}]}})"),
-             Catch::Contains("the key \"zz00\" is not hex"));
+             Catch::Contains("the key: \"zz00\" is not hex"));
   CHECK_THAT(error(R"({"flows": {"entries": [{"key": 1, "value": "0000"}]}})"), Catch::Contains("not numbers"));
-  CHECK_THAT(error(R"({"flows": {"entries": [{"key": "0000", "value": 5}]}})"), Catch::Contains("must be a hex string"));
+  CHECK_THAT(error(R"({"flows": {"entries": [{"key": "0000", "value": 5}]}})"), Catch::Contains("the value must be a string of hex or typed bytes"));
   CHECK_THAT(error(R"({"flows": {"entries": [{"key": "0000", "values": ["0000", "0000"]}]}})"),
              Catch::Contains("only per-CPU maps take \"values\""));
   CHECK_THAT(error(R"({"stats": {"entries": [{"key": 2, "value": "00000000"}]}})"),
