@@ -402,6 +402,7 @@ void Executor::execute(const RunLimits& limits) {
   uint64_t executed = out.executed;
   const uint64_t limit = limits.max_insns;
   const InsnObserver* observer = limits.observer;
+  const std::vector<bool>* observe_at = limits.observe_at;
   struct WriteBack {
     uint64_t& from;
     uint64_t& to;
@@ -414,7 +415,7 @@ void Executor::execute(const RunLimits& limits) {
       if (executed == limit) [[unlikely]]
         throw Stop{"instruction limit of " + std::to_string(limit) + " reached"};
       ++executed;
-      if (observer) [[unlikely]]
+      if (observer && (!observe_at || (pc < observe_at->size() && (*observe_at)[pc]))) [[unlikely]]
         observe(*observer, pc);
       // The common case first: an ALU instruction on scalars needs none of the pointer rules,
       // and one switch on its precomputed code picks operation, width and operand together.
@@ -624,11 +625,14 @@ std::vector<Decoded> decode_image(std::span<const Insn> image) {
 
 }  // namespace
 
+Interpreter::FastAlu Interpreter::fast_of(const Decoded& d) {
+  if (const auto* a = std::get_if<Alu>(&d)) return {fast_code(a->op, a->is64, a->src.is_reg), a->dst, a->src.reg, a->src.imm};
+  return {};
+}
+
 std::vector<Interpreter::FastAlu> Interpreter::fast_view(const std::vector<Decoded>& by_slot) {
   std::vector<FastAlu> fast(by_slot.size());
-  for (std::size_t pc = 0; pc < by_slot.size(); ++pc)
-    if (const auto* a = std::get_if<Alu>(&by_slot[pc]))
-      fast[pc] = {fast_code(a->op, a->is64, a->src.is_reg), a->dst, a->src.reg, a->src.imm};
+  for (std::size_t pc = 0; pc < by_slot.size(); ++pc) fast[pc] = fast_of(by_slot[pc]);
   return fast;
 }
 
@@ -665,6 +669,17 @@ Interpreter::Interpreter(const Module& module, MapSet& maps) : maps_(&maps) {
     }
     programs_.push_back(std::move(p));
   }
+}
+
+std::optional<std::string> Interpreter::replace(std::size_t program, std::size_t slot, const Insn& insn) {
+  Prog& p = programs_.at(program);
+  if (slot >= p.by_slot.size()) throw InternalError("Interpreter::replace: slot outside the program");
+  const DecodeResult r = decode(std::span<const Insn>(&insn, 1), 0);
+  if (!r.ok()) return r.error();
+  if (slots(r.decoded()) != 1) return std::string("an LD_IMM64 does not fit one slot");
+  p.by_slot[slot] = r.decoded();
+  p.fast[slot] = fast_of(p.by_slot[slot]);
+  return std::nullopt;
 }
 
 RunResult Interpreter::run(uint64_t r1, const RunLimits& limits) const {

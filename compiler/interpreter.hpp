@@ -60,6 +60,9 @@ using InsnObserver = std::function<void(std::size_t pc, std::size_t depth, const
 struct RunLimits {
   uint64_t max_insns = 1'000'000;  // the kernel's complexity limit, as a bound on concrete steps
   const InsnObserver* observer = nullptr;  // runs slower with one (every instruction takes the slow path)
+  // With an observer: only the slots flagged here are observed (all when null), which keeps runs
+  // that watch one place nearly as fast as unobserved ones.
+  const std::vector<bool>* observe_at = nullptr;
 };
 
 // A route of the table bpf_fib_lookup consults (IPv4 only; longest prefix wins).
@@ -149,6 +152,11 @@ class Interpreter {
   void run(std::size_t program, const RunInput& input, const Environment& env, const RunLimits& limits,
            PacketResult& out) const;
 
+  // Replaces the one-slot instruction at `slot` of `program` (the search's edits, applied in
+  // place). Returns the kernel's reason when it refuses the instruction's encoding, and then
+  // changes nothing. Jump targets are not checked: callers replace straight-line code only.
+  std::optional<std::string> replace(std::size_t program, std::size_t slot, const Insn& insn);
+
  private:
   // The hot path's view of an ALU instruction: one code for (operation, width, operand kind),
   // so that one switch dispatches it (0: not an ALU instruction).
@@ -167,6 +175,7 @@ class Interpreter {
     CtxModel model = CtxModel::None;
     std::string name;
   };
+  static FastAlu fast_of(const Decoded& d);
   static std::vector<FastAlu> fast_view(const std::vector<Decoded>& by_slot);
 
   std::vector<Prog> programs_;

@@ -426,6 +426,22 @@ Encoded encode(const Decoded& d) {
   return out;
 }
 
+unsigned min_cpu_version(const Decoded& d) {
+  const auto v2_cond = [](Cond c) { return c == Cond::Lt || c == Cond::Le || c == Cond::Slt || c == Cond::Sle; };
+  if (const auto* a = std::get_if<Alu>(&d)) {
+    const bool v4 = a->op == AluOp::SDiv || a->op == AluOp::SMod || a->op == AluOp::MovSx8 ||
+                    a->op == AluOp::MovSx16 || a->op == AluOp::MovSx32;
+    return v4 ? 4 : 1;
+  }
+  if (const auto* e = std::get_if<Endian>(&d)) return e->order == ByteOrder::Swap ? 4 : 1;
+  if (const auto* j = std::get_if<Jmp>(&d)) return !j->is64 ? 3 : v2_cond(j->cond) ? 2 : 1;
+  if (const auto* j = std::get_if<Ja>(&d)) return j->is_long ? 4 : 1;
+  if (const auto* l = std::get_if<Load>(&d)) return l->sign_extend || l->acquire ? 4 : 1;
+  if (const auto* s = std::get_if<Store>(&d)) return s->release ? 4 : 1;
+  if (const auto* a = std::get_if<Atomic>(&d)) return a->fetch || a->op != AtomicOp::Add ? 3 : 1;
+  return 1;
+}
+
 std::optional<std::int64_t> branch_target(const Decoded& d, std::size_t pc) {
   const auto next = std::int64_t(pc) + 1;
   if (auto* j = std::get_if<Jmp>(&d)) return next + j->off;

@@ -278,6 +278,11 @@ std::vector<DecodedInsn> decode_program(std::span<const Insn> insns);
 // function pointer (PSEUDO_FUNC, e.g. a bpf_loop callback) names, if the instruction has one.
 std::optional<std::int64_t> branch_target(const Decoded& d, std::size_t pc);
 
+// The lowest -mcpu version (1 to 4) whose instruction set has this instruction, per LLVM's BPF
+// backend: v2 adds JLT/JLE/JSLT/JSLE, v3 the 32-bit jumps (BPF_JMP32), v4 sign-extending moves
+// and loads, signed division, unconditional byte swaps, gotol and the acquire/release atomics.
+unsigned min_cpu_version(const Decoded& d);
+
 // The condition that holds exactly when `c` does not (`==` and `!=`, `>` and `<=`, ...). JSET has
 // no such condition among the eleven; it is returned unchanged.
 Cond negate(Cond c);

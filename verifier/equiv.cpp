@@ -283,16 +283,17 @@ std::vector<SymState> fold_outcomes(SymbolicWorld& w, const std::vector<SymState
   return out;
 }
 
-z3::params timeout_params(z3::context& c, unsigned ms) {
+z3::params timeout_params(z3::context& c, unsigned ms, uint64_t rlimit) {
   z3::params params(c);
   params.set("timeout", ms);
+  if (rlimit) params.set("rlimit", unsigned(std::min<uint64_t>(rlimit, UINT32_MAX)));
   return params;
 }
 
 // The solver every query uses: Z3's for arrays, functions and bit-vectors, with a timeout.
-z3::solver new_solver(z3::context& c, unsigned timeout_ms) {
+z3::solver new_solver(z3::context& c, const CheckOptions& options) {
   z3::solver solver(c, "QF_AUFBV");
-  solver.set(timeout_params(c, timeout_ms));
+  solver.set(timeout_params(c, options.timeout_ms, options.rlimit));
   return solver;
 }
 
@@ -318,7 +319,7 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
     v.reason = "unsupported: target: " + *p.tgt.unsupported;
     return v;
   }
-  z3::solver solver = new_solver(c, options.timeout_ms);
+  z3::solver solver = new_solver(c, options);
   const auto check = [&] {
     const auto t = Clock::now();
     const z3::check_result r = solver.check();
@@ -397,9 +398,10 @@ Verdict decide(const Problem& p, const CheckOptions& options, const Module& src_
   const auto prefer = [&](const z3::expr& fact, unsigned timeout_ms) {
     solver.push();
     solver.add(fact);
-    solver.set(timeout_params(c, std::min(timeout_ms, options.timeout_ms)));
+    const unsigned ms = std::min(timeout_ms, options.timeout_ms);
+    solver.set(timeout_params(c, ms, options.rlimit * ms / std::max(1u, options.timeout_ms)));
     const bool ok = check() == z3::sat;
-    solver.set(timeout_params(c, options.timeout_ms));
+    solver.set(timeout_params(c, options.timeout_ms, options.rlimit));
     if (ok) model = solver.get_model();
     solver.pop();
     if (ok) solver.add(fact);
@@ -492,7 +494,7 @@ EncodeOptions encode_options(const CheckOptions& o) {
 }
 
 std::string options_text(const CheckOptions& o) {
-  return "unroll=" + std::to_string(o.unroll) + " timeout=" + std::to_string(o.timeout_ms);
+  return "unroll=" + std::to_string(o.unroll) + " timeout=" + std::to_string(o.timeout_ms) + " rlimit=" + std::to_string(o.rlimit);
 }
 
 }  // namespace
@@ -645,6 +647,14 @@ Verdict EquivalenceChecker::windows(const Module& src_module, const Program& src
   return v;
 }
 
+std::optional<std::string> encoding_obstacle(const Module& module, const Program& program, const CheckOptions& options) {
+  z3::context c;
+  SymbolicWorld world(c, ctx_model_for(program.prog_type), module.maps);
+  const Encoding e = encode_program(world, module, program, encode_options(options));
+  if (e.unsupported) return "unsupported: " + *e.unsupported;
+  return std::nullopt;
+}
+
 SafetyVerdict EquivalenceChecker::safety(const Module& module, const Program& program) {
   const auto start = Clock::now();
   z3::context c;
@@ -655,7 +665,7 @@ SafetyVerdict EquivalenceChecker::safety(const Module& module, const Program& pr
   if (e.unsupported) {
     v.reason = "unsupported: " + *e.unsupported;
   } else {
-    z3::solver solver = new_solver(c, options_.timeout_ms);
+    z3::solver solver = new_solver(c, options_);
     solver.add(world.assumptions() && map_facts(world, {&e}) && (!e.safe() || e.exceeded));
     const z3::check_result r = solver.check();
     if (r == z3::unsat) {

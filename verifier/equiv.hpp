@@ -33,6 +33,9 @@ struct CheckOptions {
   unsigned unroll = 64;         // back edges a path may take before the check gives up
   bool replay = true;           // replay counterexamples on the interpreter
   bool break_add = false;       // tests only: a deliberate encoding bug the replay must catch
+  // Z3's resource limit per query (0: none). Unlike the timeout it does not depend on the machine
+  // or its load, so a search that bounds its proofs this way is deterministic.
+  uint64_t rlimit = 0;
 };
 
 // A concrete input, as the interpreter takes it.
@@ -110,6 +113,11 @@ class EquivalenceChecker {
   std::map<std::string, Verdict> cache_;
   std::size_t hits_ = 0;
 };
+
+// What keeps the checker from encoding `program` at all (a helper it does not model, say), as
+// "unsupported: ..." or "loop bound: ...", or nothing when it can encode it. Encodes only: no
+// solver runs. A program with a reason can have nothing proved about it.
+std::optional<std::string> encoding_obstacle(const Module& module, const Program& program, const CheckOptions& options = {});
 
 // The canonical text of a program (or a window of it) for cache keys: its instructions as the
 // disassembler prints them, its map references, type and maps.

@@ -357,6 +357,22 @@ std::optional<std::string> find_functional_tests(const std::string& object_path,
   return std::nullopt;
 }
 
+std::vector<FunctionalInput> functional_inputs(const Module& module, const std::string& object_path,
+                                               const FunctionalSuite& suite) {
+  std::vector<FunctionalInput> out;
+  for (std::size_t i = 0; i < suite.cases.size(); ++i) {
+    const Case k = parse_case(suite.cases[i], i, module, object_path, suite);
+    out.push_back({k.name, k.program, k.packet, k.ctx, k.maps ? *k.maps : json()});
+  }
+  return out;
+}
+
+void seed_functional_maps(MapSet& maps, const Module& module, const FunctionalSuite& suite, const FunctionalInput& input) {
+  const auto names = program_names(module);
+  maps.seed_json(suite.seeds, names, Location{suite.path, {}, {}});
+  if (!input.maps.is_null()) maps.seed_json(input.maps, names, Location{suite.path, "case '" + input.name + "'", {}});
+}
+
 std::vector<CaseResult> run_functional_interpreter(const Module& module, const std::string& object_path,
                                                    const FunctionalSuite& suite) {
   std::vector<CaseResult> results;

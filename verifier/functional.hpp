@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/maps.hpp"
 #include "compiler/program.hpp"
 
 namespace tristate {
@@ -28,6 +29,20 @@ FunctionalSuite load_functional_suite(const std::string& tests_path, const std::
 // NAME.tests.json for the object at `object_path` (NAME: its file name up to the first dot), looked
 // for next to the object, then in each of `dirs`; nullopt when there is none.
 std::optional<std::string> find_functional_tests(const std::string& object_path, const std::vector<std::string>& dirs);
+
+// One case's input without its expectations: what a search uses as a test case.
+struct FunctionalInput {
+  std::string name;
+  std::size_t program = 0;         // index into module.programs
+  std::vector<uint8_t> packet;     // packet programs
+  std::vector<uint8_t> ctx;
+  nlohmann::json maps;             // the case's own seeds (null when none), after the suite's
+};
+// The inputs of every case of `suite` (InputError as run_functional_interpreter for bad cases).
+std::vector<FunctionalInput> functional_inputs(const Module& module, const std::string& object_path,
+                                               const FunctionalSuite& suite);
+// Seeds `maps` (made from module.maps) with the suite's seeds, then the input's.
+void seed_functional_maps(MapSet& maps, const Module& module, const FunctionalSuite& suite, const FunctionalInput& input);
 
 enum class Engine { Interpreter, Kernel };
 const char* engine_name(Engine e);

@@ -18,7 +18,7 @@
 #include "compiler/error.hpp"
 #include "compiler/interpreter.hpp"
 #include "compiler/liveness.hpp"
-#include "tests/support/packets.hpp"
+#include "compiler/packet_gen.hpp"
 #include "tests/support/corpus.hpp"
 #include "tests/support/process.hpp"
 
@@ -116,7 +116,7 @@ TEST_CASE("analyzer states contain every concrete value of the corpus programs o
       std::mt19937_64 rng(std::hash<std::string>{}(label));
       // 1,000 inputs that run: packets BPF_PROG_TEST_RUN would refuse (too short for the
       // program type) are skipped and replaced by later ones.
-      const auto packets = test::generate_packets(1200, std::hash<std::string>{}(label));
+      const auto packets = generate_packets(1200, std::hash<std::string>{}(label));
       uint64_t ran = 0;
       for (std::size_t k = 0; k < packets.size() && ran < 1000; ++k) {
         PacketResult out;

@@ -6,7 +6,7 @@
 
 #include "compiler/hex.hpp"
 #include "compiler/packet_spec.hpp"
-#include "tests/support/packets.hpp"
+#include "compiler/packet_gen.hpp"
 
 using namespace tristate;
 using nlohmann::json;
@@ -39,7 +39,7 @@ TEST_CASE("packet layers: every layer kind gives correct lengths and checksums",
   for (const char* f : frames) {
     INFO(f);
     const auto p = build(f);
-    const std::string d = test::describe(p);
+    const std::string d = describe(p);
     INFO(d);
     CHECK(d.find('(') == std::string::npos);  // describe() puts what is wrong in parentheses
   }
@@ -55,10 +55,10 @@ TEST_CASE("packet layers: explicit fields win, pad_to and truncate", "[packet_sp
   CHECK(p[14 + 3] == 40);
   // The independent parser does catch a wrong checksum, so the test above can fail.
   p = build(R"([{"eth": {}}, {"ipv4": {}}, {"tcp": {"csum": 1}}])");
-  CHECK(test::describe(p).find("bad tcp checksum") != std::string::npos);
+  CHECK(describe(p).find("bad tcp checksum") != std::string::npos);
   p = build(R"([{"eth": {}}, {"ipv4": {}}, {"tcp": {}}, {"truncate": 20}])");
   CHECK(p.size() == 20);
-  CHECK(test::describe(p).find("truncated") != std::string::npos);
+  CHECK(describe(p).find("truncated") != std::string::npos);
 }
 
 TEST_CASE("packet layers: malformed descriptions are errors naming the layer", "[packet_spec]") {

@@ -17,7 +17,7 @@
 #include "compiler/elf_reader.hpp"
 #include "compiler/interpreter.hpp"
 #include "tests/support/kernel.hpp"
-#include "tests/support/packets.hpp"
+#include "compiler/packet_gen.hpp"
 #include "tests/support/corpus.hpp"
 #include "tests/support/process.hpp"
 #include "verifier/kernel_object.hpp"
@@ -44,7 +44,9 @@ struct TimeField {
 constexpr uint64_t kClockSlackNs = 50'000'000;
 constexpr TimeField kTimeFields[] = {
     {"flow_buckets", 0, kClockSlackNs},  // xdp_bpf2bpf: bucket.window_start
-    {"rl_buckets", 0, 1 << 16},          // xdp_rate_limit: bucket.tokens (1 << 16 per token, refilled by elapsed time)
+    // xdp_rate_limit: bucket.tokens, 1 << 16 per token, refilled at 1000 per second of elapsed time:
+    // the clock slack's worth of tokens (50 ms: 50 tokens).
+    {"rl_buckets", 0, (kClockSlackNs / 1'000'000) << 16},
     {"rl_buckets", 8, kClockSlackNs},    // xdp_rate_limit: bucket.last_ns
     {"syn_track", 0, kClockSlackNs},     // xdp_syn_guard: window.start_ns
 };
@@ -129,15 +131,15 @@ void differential(const fs::path& path, const nlohmann::json& seeds, std::size_t
     kernel.seed(seeded);
 
     const uint64_t packet_seed = std::hash<std::string>{}(name) ^ path.filename().string().size();
-    auto packets = test::generate_packets(count, packet_seed);
+    auto packets = generate_packets(count, packet_seed);
     if (every_length) {
-      const auto more = test::packets_of_every_length(packet_seed);
+      const auto more = packets_of_every_length(packet_seed);
       packets.insert(packets.end(), more.begin(), more.end());
     }
     std::map<std::size_t, std::vector<Bytes>> drained;
     for (std::size_t k = 0; k < packets.size(); ++k) {
       const auto& packet = packets[k];
-      INFO(label << " packet " << k << " (" << test::describe(packet) << "): " << hex(packet));
+      INFO(label << " packet " << k << " (" << describe(packet) << "): " << hex(packet));
       Environment env;
       std::optional<KernelRun> kr;
       std::string kernel_error;

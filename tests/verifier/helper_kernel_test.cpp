@@ -12,7 +12,7 @@
 #include "compiler/context.hpp"
 #include "compiler/interpreter.hpp"
 #include "tests/support/kernel.hpp"
-#include "tests/support/packets.hpp"
+#include "compiler/packet_gen.hpp"
 #include "verifier/kernel_oracle.hpp"
 
 using namespace tristate;
@@ -37,7 +37,7 @@ std::string hex(std::span<const uint8_t> b) {
 // Packets for probing: the generator's set plus frames whose Ethernet header exercises the
 // packet type and protocol rules (broadcast, multicast, our own zero address, 802.3 lengths).
 std::vector<std::vector<uint8_t>> probe_packets(uint64_t seed) {
-  auto packets = test::generate_packets(60, seed);
+  auto packets = generate_packets(60, seed);
   std::mt19937_64 rng(seed);
   const auto frame = [&](std::initializer_list<uint8_t> head, std::size_t len) {
     std::vector<uint8_t> p(len);
@@ -68,7 +68,7 @@ void compare(const std::string& label, const std::string& text, uint32_t prog_ty
   const Interpreter interp(insns, prog_type);
   ++counts.programs;
   for (const auto& packet : packets) {
-    INFO("packet " << test::describe(packet) << ": " << hex(packet));
+    INFO("packet " << describe(packet) << ": " << hex(packet));
     std::optional<KernelRun> kr;
     std::string kernel_error, interp_error;
     try {
@@ -135,7 +135,7 @@ std::string tc_with_64_bytes(const std::string& body) {
 
 std::vector<std::vector<uint8_t>> long_packets(uint64_t seed) {
   std::vector<std::vector<uint8_t>> out;
-  for (auto& p : test::generate_packets(60, seed))
+  for (auto& p : generate_packets(60, seed))
     if (p.size() >= 64) out.push_back(p);
   std::mt19937_64 rng(seed);
   for (int i = 0; i < 20; ++i) {  // random bytes, so sums and flags cover odd cases
@@ -178,7 +178,7 @@ TEST_CASE("checksum helpers agree with the kernel", "[kernel][differential][help
 
 TEST_CASE("packet helpers agree with the kernel", "[kernel][differential][helpers]") {
   if (!may_run("the packet helper differential test")) return;
-  auto packets = test::generate_packets(80, 23);
+  auto packets = generate_packets(80, 23);
   Counts counts;
   for (uint32_t type : {kSchedCls, kSocketFilter})
     for (int offset : {0, 10, 14, 40, 60, 200})

@@ -1,4 +1,4 @@
-#include "tests/support/packets.hpp"
+#include "compiler/packet_gen.hpp"
 
 #include <algorithm>
 #include <array>
@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <tuple>
 
-namespace tristate::test {
+namespace tristate {
 
 namespace {
 
@@ -801,4 +801,4 @@ class Describer {
 
 std::string describe(std::span<const uint8_t> packet) { return Describer(packet).run(); }
 
-}  // namespace tristate::test
+}  // namespace tristate

@@ -1,6 +1,6 @@
 // Tests of the test-packet generator (tests/support/packets.hpp). The well-formed packets are
 // re-parsed here by an independent parser with its own checksum routine.
-#include "tests/support/packets.hpp"
+#include "compiler/packet_gen.hpp"
 
 #include <catch2/catch.hpp>
 #include <optional>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-using namespace tristate::test;
+using namespace tristate;
 
 namespace {
 

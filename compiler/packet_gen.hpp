@@ -1,4 +1,4 @@
-// Test support: deterministic packets for differential tests of XDP, TC and socket-filter
+// Deterministic packets for differential tests and the optimizer's test cases of XDP, TC and socket-filter
 // programs (interpreter against kernel, original against optimised program).
 //
 // Well-formed frames: Ethernet with no tag, an 802.1Q tag or QinQ (88a8 + 8100) tags, carrying
@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-namespace tristate::test {
+namespace tristate {
 
 struct TestPacket {
   std::vector<uint8_t> bytes;
@@ -52,4 +52,4 @@ std::vector<std::vector<uint8_t>> packets_of_every_length(uint64_t seed);
 // "eth/vlan/ipv4/tcp 70B (bad tcp checksum)".
 std::string describe(std::span<const uint8_t> packet);
 
-}  // namespace tristate::test
+}  // namespace tristate

@@ -1,0 +1,67 @@
+// The search's moves over one window (STOKE's proposal distribution): each move changes the
+// window's instructions in place and returns what it changed, so that `undo` puts back exactly
+// the instructions it found. Moves are drawn from a weighted pool and counted per kind.
+//
+// New instructions are drawn from what the window works with: its registers (and those live
+// around it), the program's own constants and small values, the offsets its memory accesses use,
+// and only instructions of the allowed cpu version.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "compiler/isa.hpp"
+#include "compiler/liveness.hpp"
+
+namespace tristate {
+
+enum class MoveKind : uint8_t { Operand, Opcode, Instruction, Pair, Delete, Insert, Swap };
+inline constexpr std::size_t kMoveKinds = 7;
+const char* move_name(MoveKind k);
+
+struct MoveInfo {
+  MoveKind kind = MoveKind::Operand;
+  std::vector<Insn> before;  // the window as it was
+  std::vector<std::size_t> changed;  // window positions the move wrote
+};
+
+struct MoveCounts {
+  uint64_t proposed = 0, valid = 0, accepted = 0;
+};
+
+class Proposer {
+ public:
+  // `window`: the instructions the search starts from; `constants`: immediates of the whole
+  // program; `cpu`: the highest instruction set version candidates may use.
+  Proposer(std::span<const Insn> window, RegSet live_in, RegSet live_out, std::span<const int32_t> constants, unsigned cpu);
+
+  MoveInfo propose(std::vector<Insn>& window, std::mt19937_64& rng);
+  static void undo(std::vector<Insn>& window, const MoveInfo& info);
+
+  // A random instruction of the pool (one slot, not a jump), as the Instruction move draws it.
+  Insn random_insn(std::mt19937_64& rng) const;
+
+  std::array<MoveCounts, kMoveKinds> counts{};
+
+ private:
+  Reg any_reg(std::mt19937_64& rng) const;   // any register the window may read (r10 included)
+  Reg dst_reg(std::mt19937_64& rng) const;   // a register it may write
+  int32_t constant(std::mt19937_64& rng) const;
+  int16_t offset(std::mt19937_64& rng) const;
+  void mutate_operand(Insn& insn, std::mt19937_64& rng) const;
+  void mutate_opcode(Insn& insn, std::mt19937_64& rng) const;
+
+  std::vector<Reg> regs_, dsts_;
+  std::vector<int32_t> constants_;
+  std::vector<int16_t> offsets_;
+  unsigned cpu_ = 3;
+};
+
+// Whether `insn` is a deleted slot (kNop, compiler/rewrite.hpp).
+bool is_nop(const Insn& insn);
+
+}  // namespace tristate

@@ -1,0 +1,258 @@
+#include "synth/optimize.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "analyzer/analyzer.hpp"
+#include "compiler/elf.hpp"
+#include "compiler/elf_reader.hpp"
+#include "compiler/elf_writer.hpp"
+#include "compiler/error.hpp"
+#include "compiler/frontend.hpp"
+#include "compiler/packet_gen.hpp"
+#include "compiler/rewrite.hpp"
+#include "verifier/kernel_object.hpp"
+#include "verifier/kernel_oracle.hpp"
+
+namespace tristate {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// A directory of our own under the system's temporary directory, removed on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "tristate-opt-XXXXXX").string();
+    if (!mkdtemp(templ.data())) throw InternalError("cannot create a temporary directory");
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  if (!out) throw InternalError("cannot write " + p.string());
+}
+
+// The edit that removes the search's deleted slots from the program's entry function.
+FunctionEdit entry_edit(const Program& program, const ProgramSearch& s) {
+  const Function& f = program.entry;
+  std::vector<Insn> file = f.insns;
+  std::vector<bool> removed(file.size(), false);
+  for (std::size_t i = 0; i < file.size(); ++i) {
+    if (!(s.image[i] == program.image[i])) file[i] = s.image[i];
+    removed[i] = s.removed[i];
+  }
+  SlotRemoval r = remove_slots(file, removed, false);
+  return FunctionEdit{f.section, f.section_offset, f.insns.size(), std::move(r.insns), std::move(r.old_to_new)};
+}
+
+const Program* program_named(const Module& m, const std::string& name) {
+  for (const Program& p : m.programs)
+    if (p.name() == name) return &p;
+  return nullptr;
+}
+
+// Whether the program calls a helper whose result changes from run to run (the clocks, the
+// random generator): then two objects' map contents may differ by when and not by what they ran.
+bool nondeterministic(const Program& p) {
+  static constexpr int32_t kHelpers[] = {5 /* ktime_get_ns */, 7 /* get_prandom_u32 */, 118 /* jiffies64 */,
+                                         125 /* ktime_get_boot_ns */, 160 /* ktime_get_coarse_ns */,
+                                         208 /* ktime_get_tai_ns */};
+  for (const DecodedInsn& d : decode_program(p.image))
+    if (const auto* c = std::get_if<Call>(&d.insn); c && c->kind == CallKind::Helper)
+      for (int32_t h : kHelpers)
+        if (c->imm == h) return true;
+  return false;
+}
+
+// The kernel gate for one program: the output object loads, and the program gives the same
+// results as the input's on `packets`, run alternately on both objects from reset maps. A packet
+// the kernel refuses for the input (EINVAL for a frame the test run does not take) must be
+// refused for the output too.
+std::string kernel_gate(KernelObject& original, const fs::path& candidate_path, const Program& program,
+                        const std::vector<std::vector<uint8_t>>& packets, std::size_t& compared) {
+  KernelObject candidate = [&] {
+    try {
+      return KernelObject::load(candidate_path.string());
+    } catch (const InputError& e) {
+      throw std::runtime_error(std::string("the kernel refuses the output: ") + e.what());
+    }
+  }();
+  const std::string& name = program.name();
+  if (!candidate.can_test_run(name)) return "passed (loaded; this program type has no test run)";
+  original.reset();
+  candidate.reset();
+  compared = 0;
+  std::size_t refused = 0;
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    std::optional<KernelRun> a, b;
+    std::string why_a, why_b;
+    try {
+      a = original.run(name, packets[i]);
+    } catch (const InputError& e) {
+      why_a = e.reason();
+    }
+    try {
+      b = candidate.run(name, packets[i]);
+    } catch (const InputError& e) {
+      why_b = e.reason();
+    }
+    const std::string at = "packet " + std::to_string(i + 1) + ": ";
+    if (a.has_value() != b.has_value())
+      return "failed: " + at + "the kernel ran only " + (a ? "the input" : "the output") + " (" + why_a + why_b + ")";
+    if (!a) {
+      ++refused;
+      continue;
+    }
+    ++compared;
+    if (a->retval != b->retval)
+      return "failed: " + at + "return value " + std::to_string(a->retval) + " vs " + std::to_string(b->retval);
+    if (a->packet_out != b->packet_out) return "failed: " + at + "output packets differ";
+  }
+  std::string note = refused ? " (" + std::to_string(refused) + " packets the kernel refuses for both)" : "";
+  if (nondeterministic(program)) return "passed" + note + "; maps not compared: the program reads the clock or random numbers";
+  if (original.dump() != candidate.dump()) return "failed: map contents differ after the packets";
+  return "passed" + note;
+}
+
+}  // namespace
+
+OptimizeResult optimize_object(const std::string& path, const OptimizeOptions& options,
+                               const std::function<void(const SearchProgress&)>& progress) {
+  const auto started = Clock::now();
+  if (!is_elf_file(path))
+    throw InputError(Location{path, {}, {}}, "`tristate opt` takes an ELF object (compile C with `tristate compile FILE.c -O`)");
+  const std::vector<uint8_t> input = read_file_bytes(path);
+  const Module module = read_elf_memory(input, path);
+  OptimizeResult out;
+  out.bytes = input;
+
+  std::optional<FunctionalSuite> suite;
+  std::string tests = options.tests_path;
+  if (tests.empty()) tests = find_functional_tests(path, options.tests_dirs).value_or("");
+  if (!tests.empty()) {
+    suite = load_functional_suite(tests);
+    out.tests = tests;
+  }
+
+  unsigned cpu = 1;
+  for (const Program& p : module.programs) cpu = std::max(cpu, image_cpu_version(p.image));
+  out.cpu = options.mcpu.value_or(cpu);
+
+  std::vector<std::size_t> chosen;
+  std::size_t total_slots = 0;
+  for (std::size_t i = 0; i < module.programs.size(); ++i)
+    if (options.program.empty() || module.programs[i].name() == options.program) {
+      chosen.push_back(i);
+      total_slots += module.programs[i].image.size();
+    }
+  if (chosen.empty()) throw InputError(Location{path, options.program, {}}, "no such program in the object");
+
+  EquivalenceChecker checker(CheckOptions{options.window_timeout_ms, 64, true, false, options.window_rlimit});
+  for (std::size_t i : chosen) {
+    const Program& p = module.programs[i];
+    SearchOptions so = options.search;
+    so.cpu = out.cpu;
+    so.budget_s = options.search.budget_s * double(p.image.size()) / double(std::max<std::size_t>(1, total_slots));
+    ProgramReport rep;
+    rep.insns_before = rep.insns_after = p.image.size();
+    const TestSuite ts = make_test_suite(module, i, path, suite ? &*suite : nullptr, TestSuiteOptions{48, 16, so.seed});
+    rep.search = search_program(module, i, ts, checker, so, {}, progress);
+    if (!rep.search.skipped.empty()) rep.reason = rep.search.skipped;
+    else if (rep.search.windows_improved == 0) rep.reason = "no shorter program found";
+    out.programs.push_back(std::move(rep));
+  }
+
+  // Gates, program by program, on the object as it would be written.
+  out.kernel_available = kernel_bpf_available(&out.kernel_why);
+  std::vector<FunctionEdit> kept;
+  std::optional<TempDir> tmp;
+  std::optional<KernelObject> original;
+  std::vector<std::vector<uint8_t>> packets;
+  EquivalenceChecker whole(CheckOptions{options.proof_timeout_ms, 64, true, false});
+  for (std::size_t k = 0; k < chosen.size(); ++k) {
+    ProgramReport& rep = out.programs[k];
+    const Program& p = module.programs[chosen[k]];
+    if (!rep.reason.empty()) continue;
+    std::vector<FunctionEdit> edits = kept;
+    std::vector<uint8_t> bytes;
+    const Program* q = nullptr;
+    Module written;
+    try {
+      edits.push_back(entry_edit(p, rep.search));
+      bytes = rewrite_elf(input, path, edits);
+      written = read_elf_memory(bytes, path);
+      q = program_named(written, p.name());
+      if (!q) throw InputError(Location{path, p.name(), {}}, "the program is missing from the written object");
+    } catch (const InputError& e) {
+      rep.reason = std::string("the writer cannot rewrite it: ") + e.what();
+      continue;
+    }
+    Verdict v;
+    try {
+      v = whole.programs(module, p, written, *q);
+    } catch (const std::exception& e) {  // a checker error never lets a program through
+      v.reason = std::string("checker error: ") + e.what();
+    }
+    rep.search.z3_queries += v.cached ? 0 : 1;
+    if (v.kind != VerdictKind::Equivalent) {
+      rep.gates.z3 = std::string("failed: ") + verdict_name(v.kind) + (v.reason.empty() ? "" : " (" + v.reason + ")");
+      rep.reason = "whole-program equivalence not proved: " + rep.gates.z3;
+      continue;
+    }
+    rep.gates.z3 = "passed";
+    const AnalysisResult ar = analyze(written, *q);
+    if (!ar.accepted) {
+      rep.gates.analyzer = "failed: insn " + std::to_string(ar.insn) + ": " + ar.reason;
+      rep.reason = "the analyzer refuses the output: " + rep.gates.analyzer;
+      continue;
+    }
+    rep.gates.analyzer = "passed";
+    if (out.kernel_available) {
+      try {
+        if (!tmp) {
+          tmp.emplace();
+          original.emplace(KernelObject::load(path));
+          for (auto& pk : generate_packets(options.kernel_packets + 64, options.search.seed))
+            if (pk.size() >= 14 && packets.size() < options.kernel_packets) packets.push_back(std::move(pk));
+        }
+        const fs::path cand = tmp->path() / fs::path(path).filename();
+        write_bytes(cand, bytes);
+        rep.gates.kernel = kernel_gate(*original, cand, p, packets, rep.kernel_packets);
+      } catch (const std::exception& e) {
+        rep.gates.kernel = std::string("failed: ") + e.what();
+      }
+      if (rep.gates.kernel.rfind("passed", 0) != 0) {
+        rep.reason = "kernel gate: " + rep.gates.kernel;
+        continue;
+      }
+    } else {
+      rep.gates.kernel = "unavailable: " + out.kernel_why;
+    }
+    kept.push_back(edits.back());
+    rep.kept = true;
+    rep.insns_after = q->image.size();
+  }
+  if (!kept.empty()) out.bytes = rewrite_elf(input, path, kept);
+  out.total_s = std::chrono::duration<double>(Clock::now() - started).count();
+  return out;
+}
+
+}  // namespace tristate
