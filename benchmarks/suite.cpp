@@ -98,7 +98,7 @@ bool have_optimizer(const Options& o, const fs::path& scratch) {
   std::istringstream help(read_text(scratch / "help.out"));
   bool in_subcommands = false;
   for (std::string line; std::getline(help, line);) {
-    if (line.rfind("SUBCOMMANDS", 0) == 0) in_subcommands = true;
+    if (line.rfind("SUBCOMMANDS", 0) == 0 || line.rfind("Subcommands:", 0) == 0) in_subcommands = true;  // CLI11 2.x, 1.x
     if (in_subcommands && line.rfind("  opt ", 0) == 0) return true;
   }
   fs::remove(scratch / "help.out");

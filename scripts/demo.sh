@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a bundled example: compile an XDP program with clang-19, show its summary and
-# disassembly, ask the analyzer whether the kernel verifier would accept it, then run it and a
-# firewall (its maps seeded from JSON) in the interpreter on a TCP packet.
+# disassembly, ask the analyzer whether the kernel verifier would accept it, run it and a
+# firewall (its maps seeded from JSON) in the interpreter on a TCP packet, then superoptimize the
+# firewall (`tristate opt`: proved, analyzer- and kernel-checked) and run its functional tests on
+# the optimized object in the interpreter and, when bpf() is available, in the kernel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
@@ -17,3 +19,9 @@ build/tools/tristate run "$out/xdp_parse.o" \
 build/tools/tristate compile benchmarks/progs/xdp_firewall.c -o "$out/xdp_firewall.o"
 build/tools/tristate run "$out/xdp_firewall.o" --maps benchmarks/progs/xdp_firewall.maps.json \
   --packet 000000000001000000000002080045000028000100004006f97c0a0000010a000002303900500000000000000000500220000000000000000000
+build/tools/tristate opt "$out/xdp_firewall.o" -o "$out/xdp_firewall.opt.o" --budget 20 --seed 1
+if [[ $(id -u) -eq 0 ]]; then
+  build/tools/tristate test "$out/xdp_firewall.opt.o" --cases benchmarks/progs/xdp_firewall.tests.json --kernel
+else
+  build/tools/tristate test "$out/xdp_firewall.opt.o" --cases benchmarks/progs/xdp_firewall.tests.json
+fi

@@ -30,7 +30,7 @@ struct OptimizeOptions {
   std::size_t kernel_packets = 1000;   // random packets of the kernel gate
   uint64_t window_rlimit = 4'000'000;  // each window proof of the search (Z3 resource units)
   unsigned window_timeout_ms = 10000;  // its safety net
-  unsigned proof_timeout_ms = 30000;   // the whole-program Z3 check
+  unsigned proof_timeout_ms = 20000;   // the whole-program Z3 check
 };
 
 struct GateResult {
