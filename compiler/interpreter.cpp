@@ -378,7 +378,7 @@ void Executor::enter_program(std::size_t index) {
   r[kFramePointer] = {Kind::Stack, 0, 0};
 }
 
-void Executor::observe(const InsnObserver& observer, std::size_t pc) const {
+void Executor::observe(const InsnObserver& observer, const StackObserver* stack_observer, std::size_t pc) const {
   ObservedReg regs[11];
   for (int i = 0; i < 11; ++i) {
     const RegState& x = r[i];
@@ -387,6 +387,7 @@ void Executor::observe(const InsnObserver& observer, std::size_t pc) const {
     else if (x.kind == Kind::PacketMeta) regs[i].value = int64_t(x.value) - int64_t(meta);
   }
   observer(pc, depth, regs);
+  if (stack_observer) (*stack_observer)(frames[depth].stack, frames[depth].written);
 }
 
 void Executor::execute(const RunLimits& limits) {
@@ -416,7 +417,7 @@ void Executor::execute(const RunLimits& limits) {
         throw Stop{"instruction limit of " + std::to_string(limit) + " reached"};
       ++executed;
       if (observer && (!observe_at || (pc < observe_at->size() && (*observe_at)[pc]))) [[unlikely]]
-        observe(*observer, pc);
+        observe(*observer, limits.stack_observer, pc);
       // The common case first: an ALU instruction on scalars needs none of the pointer rules,
       // and one switch on its precomputed code picks operation, width and operand together.
       if (const Interpreter::FastAlu f = fast[pc]; f.code != 0 && r[f.dst].kind == Kind::Scalar &&

@@ -57,12 +57,17 @@ struct ObservedReg {
 // Called before every instruction with its slot, the call depth (0: the entry function) and r0..r10.
 using InsnObserver = std::function<void(std::size_t pc, std::size_t depth, const ObservedReg (&regs)[11])>;
 
+// Called with the observed frame's stack (kStackSize bytes; index 0 is r10 - 512) and one bit
+// per byte saying whether it has been written, where the InsnObserver is called.
+using StackObserver = std::function<void(std::span<const uint8_t> stack, std::span<const uint64_t> written)>;
+
 struct RunLimits {
   uint64_t max_insns = 1'000'000;  // the kernel's complexity limit, as a bound on concrete steps
   const InsnObserver* observer = nullptr;  // runs slower with one (every instruction takes the slow path)
   // With an observer: only the slots flagged here are observed (all when null), which keeps runs
   // that watch one place nearly as fast as unobserved ones.
   const std::vector<bool>* observe_at = nullptr;
+  const StackObserver* stack_observer = nullptr;  // with an observer: the stack too
 };
 
 // A route of the table bpf_fib_lookup consults (IPv4 only; longest prefix wins).

@@ -96,7 +96,7 @@ struct Executor {
   MapSet& maps() const;
   // Runs from slot 0 of program `prog` until exit or a fault.
   void execute(const RunLimits& limits);
-  void observe(const InsnObserver& observer, std::size_t pc) const;
+  void observe(const InsnObserver& observer, const StackObserver* stack_observer, std::size_t pc) const;
 
   // Helper support: the memory `n` bytes at the pointer in `reg` cover, checked as the verifier
   // checks helper memory arguments (reads need initialised stack; `write` marks it initialised).

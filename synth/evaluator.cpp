@@ -13,6 +13,7 @@ Evaluator::Evaluator(const Module& module, std::size_t program, const TestSuite&
 
 void Evaluator::reset_group(int group) {
   for (std::size_t m = 0; m < maps_.size(); ++m) maps_[m].clear();
+  work_ += kRunCost;
   if (group >= 0) suite_.seeders.at(std::size_t(group))(maps_);
 }
 
@@ -26,9 +27,15 @@ Evaluator::Observed Evaluator::run_one(std::size_t case_index) {
       for (std::size_t i = 0; i < live_.size(); ++i) o.regs[o.visits * live_.size() + i] = regs[live_[i]];
     ++o.visits;
   };
+  const StackObserver stack = [&](std::span<const uint8_t> bytes, std::span<const uint64_t> written) {
+    if (o.visits != 1) return;  // the observer has just counted this visit
+    std::copy(bytes.begin(), bytes.end(), o.stack.begin());
+    std::copy(written.begin(), written.end(), o.written.begin());
+  };
   RunLimits limits;
   limits.observer = &observer;
   limits.observe_at = &watch_end_;
+  limits.stack_observer = &stack;
   ++runs_;
   try {
     interp_->run(program_, RunInput{c.packet, c.ctx}, c.env ? *c.env : env_, limits, scratch_);
@@ -36,6 +43,7 @@ Evaluator::Observed Evaluator::run_one(std::size_t case_index) {
     o.fault = true;  // an input the interpreter refuses: the same for every candidate
     return o;
   }
+  work_ += kRunCost + scratch_.executed;
   o.fault = scratch_.fault.has_value();
   o.r0 = scratch_.r0;
   o.packet = scratch_.packet;
@@ -69,6 +77,7 @@ void Evaluator::set_window(std::size_t start, std::size_t end, RegSet live_out) 
       interp_->run(program_, RunInput{c.packet, c.ctx}, c.env ? *c.env : env_, limits, scratch_);
     } catch (const InputError&) {
     }
+    work_ += kRunCost + scratch_.executed;
     if (reached) reaching_.push_back(i);
   }
   window_at_set_.assign(image_.begin() + std::ptrdiff_t(start), image_.begin() + std::ptrdiff_t(end));
@@ -121,6 +130,16 @@ uint64_t Evaluator::error(uint64_t bound) {
       for (std::size_t b = 0; b < o.packet.size(); ++b) err += uint64_t(std::popcount(unsigned(o.packet[b] ^ ref.packet[b])));
     }
     if (std::min(o.visits, kVisits) != std::min(ref.visits, kVisits)) err += 64;
+    for (std::size_t w = 0; w < o.written.size(); ++w) {
+      // Bytes the reference wrote: 8 bits when the candidate left one unwritten, else the bits
+      // that differ. Bytes only the candidate wrote are left to the proof (nothing may read them).
+      const uint64_t both = o.written[w] & ref.written[w];
+      err += 8 * uint64_t(std::popcount(ref.written[w] & ~o.written[w]));
+      for (uint64_t bits = both; bits; bits &= bits - 1) {
+        const std::size_t at = w * 64 + std::size_t(std::countr_zero(bits));
+        err += uint64_t(std::popcount(unsigned(o.stack[at] ^ ref.stack[at])));
+      }
+    }
     for (std::size_t r = 0; r < o.regs.size(); ++r) {
       const ObservedReg &x = o.regs[r], &y = ref.regs[r];
       if (x.kind != y.kind || x.region != y.region) err += 64;

@@ -1,11 +1,12 @@
 // The search's cost function on test cases: a candidate window is written into the interpreter in
 // place, the test cases that reach the window run, and the error is the bit distance between what
 // they leave and what the reference program left: the registers live after the window (on each
-// of the first visits), the return value, the packet, and faults. The evaluation stops as soon as
+// of the first visits), the stack there (first visit), the return value, the packet, and faults. The evaluation stops as soon as
 // the error passes the caller's bound.
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -47,11 +48,17 @@ class Evaluator {
   // once it passes it.
   uint64_t error(uint64_t bound);
   uint64_t runs() const { return runs_; }
+  // The work done so far, in a unit that does not depend on the machine: instructions executed
+  // plus kRunCost per run (setting up a run, resetting maps).
+  uint64_t work() const { return work_; }
+  static constexpr uint64_t kRunCost = 200;
 
  private:
   struct Observed {
     std::vector<ObservedReg> regs;  // live-out registers, kVisits visits (missing visits: Uninit)
     std::size_t visits = 0;
+    std::array<uint8_t, Interpreter::kStackSize> stack{};      // at the first visit
+    std::array<uint64_t, Interpreter::kStackSize / 64> written{};
     uint64_t r0 = 0;
     bool fault = false;
     std::vector<uint8_t> packet;
@@ -75,6 +82,7 @@ class Evaluator {
   PacketResult scratch_;
   Environment env_;
   uint64_t runs_ = 0;
+  uint64_t work_ = 0;
 };
 
 }  // namespace tristate

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "analyzer/analyzer.hpp"
+#include "compiler/disasm.hpp"
 #include "compiler/rewrite.hpp"
 #include "synth/evaluator.hpp"
 #include "synth/windows.hpp"
@@ -30,7 +31,15 @@ struct ChainResult {
   double found_at = -1;  // seconds after the program's search started; -1: no improvement
   std::array<MoveCounts, kMoveKinds> moves{};
   uint64_t proposals = 0, z3_queries = 0, cache_hits = 0, analyzer_rejects = 0, counterexamples = 0, proof_errors = 0;
+  uint64_t proofs_tried = 0, analyzer_work = 0, effort = 0;
+  std::size_t cases = 0;  // test cases reaching the window
 };
+
+// What one analyzer run counts for, per instruction of the program.
+constexpr uint64_t kAnalyzerEffortPerInsn = 1000;
+
+// What one proof attempt counts for against the effort budget, in Evaluator::work units.
+constexpr uint64_t kProofEffort = 2'000'000;
 
 // A proof's verdict, or Unknown when the checker stops on an error of its own: a counterexample
 // its replay does not confirm (the encoding stricter than the interpreter), an input the
@@ -45,6 +54,11 @@ Verdict guarded(Check check, ChainResult& res) {
     v.reason = std::string("checker error: ") + e.what();
     return v;
   }
+}
+
+std::string show(const Insn& insn) {
+  const DecodeResult d = decode(std::span<const Insn>(&insn, 1), 0);
+  return d.ok() ? format_insn(d.decoded()) : "?";
 }
 
 double window_cost(const std::vector<Insn>& w, CostModel model) {
@@ -65,6 +79,7 @@ struct WindowJob {
   std::atomic<int>& proofs_left;
   EquivalenceChecker* context_checker;  // null: no proofs in context
   std::atomic<int>& context_left;
+  uint64_t effort;  // this chain's share: it stops when its work passes this
 };
 
 ChainResult run_chain(const WindowJob& job, uint64_t seed) {
@@ -81,7 +96,8 @@ ChainResult run_chain(const WindowJob& job, uint64_t seed) {
   res.best = cur;
   res.best_perf = window_cost(cur, o.cost);
   double cur_cost = kPerfWeight * res.best_perf;
-  for (uint64_t it = 0; it < o.proposals; ++it) {
+  const auto effort = [&] { return ev.work() + res.proofs_tried * kProofEffort + res.analyzer_work; };
+  for (uint64_t it = 0; it < o.proposals && effort() < job.effort; ++it) {
     if (it % 128 == 0 && Clock::now() > job.deadline) break;
     ++res.proposals;
     const MoveInfo move = proposer.propose(cur, rng);
@@ -116,10 +132,15 @@ ChainResult run_chain(const WindowJob& job, uint64_t seed) {
     cur_cost = double(err) + kPerfWeight * perf;
     if (err != 0 || perf >= res.best_perf) continue;
     if (job.proofs_left.fetch_sub(1) <= 0) continue;
+    ++res.proofs_tried;
     // A candidate that passes every test and beats the best: the analyzer, then Z3.
     Module cand = job.current;
     cand.programs[job.program].image = ev.image();
-    if (!analyze(cand, cand.programs[job.program]).accepted) {
+    const AnalysisResult verdict = analyze(cand, cand.programs[job.program]);
+    // Charged by the program's size, not by verdict.processed: the analyzer's pruning (and so
+    // its count) may vary from run to run, and the effort must not.
+    res.analyzer_work += cand.programs[job.program].image.size() * kAnalyzerEffortPerInsn;
+    if (!verdict.accepted) {
       ++res.analyzer_rejects;
       continue;
     }
@@ -130,7 +151,12 @@ ChainResult run_chain(const WindowJob& job, uint64_t seed) {
     if (v.cached) ++res.cache_hits;
     else ++res.z3_queries;
     if (std::getenv("TRISTATE_DEBUG_SEARCH"))
+    {
       std::fprintf(stderr, "window [%zu,%zu) window proof: %s %s (%.0f ms)\n", w.start, w.end, verdict_name(v.kind), v.reason.c_str(), v.ms);
+      if (v.counterexample) std::fprintf(stderr, "  difference: %s\n", v.counterexample->difference.c_str());
+      for (std::size_t i = 0; i < cur.size(); ++i)
+        std::fprintf(stderr, "    %-40s | %s\n", show(image[w.start + i]).c_str(), show(cur[i]).c_str());
+    }
     Verdict in_context;
     if (v.kind != VerdictKind::Equivalent && job.context_checker && job.context_left.fetch_sub(1) > 0 &&
         Clock::now() < job.deadline) {
@@ -161,6 +187,8 @@ ChainResult run_chain(const WindowJob& job, uint64_t seed) {
     }
   }
   res.moves = proposer.counts;
+  res.effort = effort();
+  res.cases = ev.reaching_cases();
   return res;
 }
 
@@ -202,7 +230,9 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
                              const SearchOptions& options, const std::set<std::size_t>& pinned,
                              const std::function<void(const SearchProgress&)>& progress) {
   const Clock::time_point started = Clock::now();
-  const auto deadline = started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.budget_s));
+  // The wall clock is only a safety net (a machine far slower than the effort model assumes).
+  const auto deadline =
+      started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.budget_s * options.wall_clock_factor));
   const Program& input = module.programs.at(program);
   ProgramSearch out;
   out.program = input.name();
@@ -221,8 +251,8 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
     out.total_s = seconds_since(started);
     return out;
   }
-  const std::vector<SearchWindow> windows = choose_windows(input, options.max_window, pinned);
-  out.windows = windows.size();
+  const std::vector<SearchWindow> first_windows = choose_windows(input, options.max_window, pinned);
+  out.windows = first_windows.size();
   std::vector<int32_t> constants;
   for (const Insn& i : input.image) constants.push_back(i.imm);
   std::sort(constants.begin(), constants.end());
@@ -231,13 +261,26 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
   // How much each window gets, fixed in advance from the budget (not from measured time, so the
   // same seed gives the same search on any machine): the budget's share of proposals at an
   // assumed rate, and one proof in context per context_seconds of budget.
-  SearchOptions per_window = options;
-  const double share = options.budget_s * 0.75 * double(options.assumed_rate) / double(std::max<std::size_t>(1, windows.size()));
-  per_window.proposals = std::min<uint64_t>(options.proposals, std::max<uint64_t>(options.min_proposals, uint64_t(share)));
+  // The budget as work (Evaluator::work units plus kProofEffort per proof): the same seed then
+  // stops at the same place on any machine. Each window gets at most a quarter pass's share, so
+  // every window is searched before any is searched twice; passes go on until the work is spent.
+  const uint64_t effort_budget = uint64_t(options.budget_s * double(options.effort_per_second));
+  const uint64_t window_share = std::max<uint64_t>(
+      1, effort_budget / (std::max<std::size_t>(1, first_windows.size()) * std::max(1u, options.passes)));
+  uint64_t effort_spent = 0;
+  const SearchOptions& per_window = options;
   uint64_t context_budget = uint64_t(options.budget_s / options.context_seconds);
   Module current = module;
   uint64_t proofs = 0;
   EquivalenceChecker context_checker(CheckOptions{options.context_timeout_ms, 64, true, false, options.context_rlimit});
+  for (unsigned pass = 0; pass < options.max_passes && !out.budget_exhausted && effort_spent < effort_budget; ++pass) {
+  // Later passes start again from the program as it stands, with other seeds, and every other
+  // one with windows shifted by half a window, so code cut at a window's edge is searched whole.
+  const std::vector<SearchWindow> windows =
+      pass == 0 ? first_windows
+                : choose_windows(Program{input.entry, input.prog_type, input.prog_type_name, current.programs[program].image,
+                                         input.functions},
+                                 options.max_window, pinned, pass % 2 ? options.max_window / 2 : 0);
   for (std::size_t wi = 0; wi < windows.size(); ++wi) {
     const SearchWindow& w = windows[wi];
     if (Clock::now() > deadline) {
@@ -251,12 +294,14 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
     }
     std::atomic<int> proofs_left{int(options.proofs_per_window)};
     std::atomic<int> context_left{int(std::min<uint64_t>(options.context_proofs_per_window, context_budget))};
+    if (effort_spent >= effort_budget) break;
+    const uint64_t chain_effort = std::min(window_share, effort_budget - effort_spent) / std::max(1u, options.jobs);
     const WindowJob job{current,    program,   w,       tests,    checker,
                         per_window, constants, started, deadline, proofs_left,
-                        options.context_proofs_per_window ? &context_checker : nullptr, context_left};
+                        options.context_proofs_per_window ? &context_checker : nullptr, context_left, chain_effort};
     const unsigned jobs = std::max(1u, options.jobs);
     std::vector<ChainResult> chains(jobs);
-    const auto seed_of = [&](unsigned c) { return options.seed * 1000003 + wi * 7919 + c; };
+    const auto seed_of = [&](unsigned c) { return options.seed * 1000003 + pass * 104729 + wi * 7919 + c; };
     if (jobs == 1) {
       chains[0] = run_chain(job, seed_of(0));
     } else {
@@ -276,6 +321,10 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
       if (error) std::rethrow_exception(error);
     }
     ++out.windows_searched;
+    if (std::getenv("TRISTATE_DEBUG_SEARCH"))
+      std::fprintf(stderr, "pass %u window [%zu,%zu): proposals %llu effort %llu share %llu cases %zu\n", pass, w.start, w.end,
+                   (unsigned long long)chains[0].proposals, (unsigned long long)chains[0].effort,
+                   (unsigned long long)chain_effort, chains[0].cases);
     const ChainResult* best = nullptr;
     for (const ChainResult& c : chains) {
       out.proposals += c.proposals;
@@ -284,6 +333,7 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
       out.analyzer_rejects += c.analyzer_rejects;
       out.counterexamples += c.counterexamples;
       out.proof_errors += c.proof_errors;
+      effort_spent += c.effort;
       for (std::size_t k = 0; k < kMoveKinds; ++k) {
         out.moves[k].proposed += c.moves[k].proposed;
         out.moves[k].valid += c.moves[k].valid;
@@ -305,6 +355,8 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
     out.image = image;
     out.cost_after = image_cost(image, options.cost);
   }
+  }
+  out.effort = effort_spent;
   out.total_s = seconds_since(started);
   return out;
 }

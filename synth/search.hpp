@@ -42,9 +42,14 @@ struct SearchOptions {
   CostModel cost = CostModel::Insns;
   unsigned cpu = 3;                // highest instruction set version a candidate may use
   std::size_t max_window = 8;
-  uint64_t proposals = 6000;       // per chain and window, at most
-  uint64_t min_proposals = 400;    // per chain and window, at least (the budget may then run out)
-  uint64_t assumed_rate = 10000;   // proposals per second a chain is planned with (about what one core does on corpus programs)
+  // The budget is spent as work, not time: effort_per_second units (instructions the test cases
+  // execute, plus a fixed cost per run and per proof) for each second, so that the same seed
+  // gives the same search on any machine. budget_s * wall_clock_factor is a hard stop behind it.
+  uint64_t effort_per_second = 80'000'000;
+  double wall_clock_factor = 2.0;
+  unsigned passes = 4;             // a window's share of effort per pass: budget / (windows * passes)
+  unsigned max_passes = 32;        // over all windows, each from the program as the last left it
+  uint64_t proposals = 20000;      // per chain, window and pass, at most
   unsigned proofs_per_window = 8;  // Z3 window checks per window (beyond them, candidates wait)
   double beta = 1.0;               // inverse temperature of the chains
   // When the window check fails, prove the candidate in its program (whole-program equivalence):
@@ -75,7 +80,8 @@ struct ProgramSearch {
   double time_to_best_s = 0, total_s = 0;
   uint64_t proposals = 0, z3_queries = 0, cache_hits = 0, analyzer_rejects = 0, counterexamples = 0, proof_errors = 0;
   std::size_t windows = 0, windows_searched = 0, windows_improved = 0;
-  bool budget_exhausted = false;
+  bool budget_exhausted = false;   // the wall clock stopped the search (else the effort did)
+  uint64_t effort = 0;             // work done, in effort units
   std::array<MoveCounts, kMoveKinds> moves{};
   std::string skipped;         // why the program was not searched, if it was not
 };

@@ -8,14 +8,16 @@ bool rewritable(const Decoded& d) {
   return std::holds_alternative<Alu>(d) || std::holds_alternative<Endian>(d);
 }
 
-std::vector<SearchWindow> choose_windows(const Program& program, std::size_t max_size, const std::set<std::size_t>& pinned) {
+std::vector<SearchWindow> choose_windows(const Program& program, std::size_t max_size, const std::set<std::size_t>& pinned,
+                                         std::size_t shift) {
   const Cfg cfg = build_cfg(program.image, program.functions);
   const Liveness live = compute_liveness(cfg);
   std::vector<SearchWindow> out;
   const auto emit = [&](std::size_t start, std::size_t end) {
-    for (std::size_t s = start; s < end; s += max_size) {
-      const std::size_t e = std::min(end, s + max_size);
+    for (std::size_t s = start; s < end;) {
+      const std::size_t e = std::min(end, s + (s == start && shift ? shift : max_size));
       out.push_back({s, e, live.live_in[s], live.live_out[e - 1]});
+      s = e;
     }
   };
   for (const BasicBlock& b : cfg.functions.at(0).blocks) {

@@ -26,7 +26,9 @@ bool rewritable(const Decoded& d);
 
 // Maximal runs of rewritable instructions inside the entry function's basic blocks, cut into
 // windows of at most `max_size` slots, skipping the slots in `pinned` (instructions a relocation
-// or CO-RE record names). In address order.
-std::vector<SearchWindow> choose_windows(const Program& program, std::size_t max_size, const std::set<std::size_t>& pinned = {});
+// or CO-RE record names). With `shift`, each run's first window is `shift` slots long (windows
+// then straddle the edges of the unshifted ones). In address order.
+std::vector<SearchWindow> choose_windows(const Program& program, std::size_t max_size, const std::set<std::size_t>& pinned = {},
+                                         std::size_t shift = 0);
 
 }  // namespace tristate

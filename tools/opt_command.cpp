@@ -76,6 +76,7 @@ json report_json(const std::string& in, const std::string& out, const OptArgs& a
                              {"windows_searched", s.windows_searched},
                              {"windows_improved", s.windows_improved},
                              {"budget_exhausted", s.budget_exhausted},
+                             {"effort", s.effort},
                              {"proposals", s.proposals},
                              {"counterexamples", s.counterexamples},
                              {"analyzer_rejects", s.analyzer_rejects},
