@@ -193,15 +193,16 @@ std::string markdown(const json& results) {
      << ". Run time: median of " << results["rounds"] << " rounds of " << results["repeat"]
      << " BPF_PROG_TEST_RUN repetitions (min–max in parentheses); speed-up is the median of the rounds' paired before/after ratios.\n\n";
   md << "| program | variant | insns before | after | reduction | time to best (s) | total (s) | Z3 queries | cache hits "
-        "| analyzer | kernel | functional | ns/pkt before | ns/pkt after | speed-up |\n";
-  md << "|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|---|--:|--:|--:|\n";
+        "| proved | random packets | analyzer | kernel | functional | ns/pkt before | ns/pkt after | speed-up |\n";
+  md << "|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|---|---|---|--:|--:|--:|\n";
   const auto num_or_dash = [](const json& j, int digits) { return j.is_null() ? std::string("–") : fmt(j.get<double>(), digits); };
   for (const json& r : results["rows"]) {
     md << "| " << r["object"].get<std::string>() << ":" << r["program"].get<std::string>() << " | " << r["variant"].get<std::string>()
        << " | " << r["insns_before"] << " | " << r["insns_after"] << " | " << fmt(100.0 * r["reduction"].get<double>(), 1) << "% | "
        << num_or_dash(r["time_to_best_s"], 2) << " | " << num_or_dash(r["total_s"], 2) << " | "
        << (r["z3_queries"].is_null() ? "–" : r["z3_queries"].dump()) << " | "
-       << (r["cache_hits"].is_null() ? "–" : r["cache_hits"].dump()) << " | " << r["analyzer"].get<std::string>() << " | "
+       << (r["cache_hits"].is_null() ? "–" : r["cache_hits"].dump()) << " | " << r.value("proved", "–") << " | "
+       << r.value("kernel_packets", "–") << " | " << r["analyzer"].get<std::string>() << " | "
        << r["kernel"].get<std::string>() << " | " << r["functional"].get<std::string>() << " | ";
     if (r["ns_before"].is_null()) {
       md << "n/a | n/a | n/a |\n";
@@ -215,7 +216,9 @@ std::string markdown(const json& results) {
   }
   const json& s = results["summary"];
   md << "\n" << s["programs"] << " program variants; instructions " << s["insns_before"] << " → " << s["insns_after"] << " ("
-     << fmt(100.0 * s["reduction"].get<double>(), 1) << "% fewer); geometric-mean speed-up " << fmt(s["geomean_speedup"], 3)
+     << fmt(100.0 * s["reduction"].get<double>(), 1) << "% fewer; mean per-program reduction at -O2 "
+     << fmt(100.0 * s.value("mean_reduction_O2", 0.0), 2) << "%; median time to best "
+     << (s["median_time_to_best_s"].is_null() ? std::string("–") : fmt(s["median_time_to_best_s"], 2) + " s") << "); geometric-mean speed-up " << fmt(s["geomean_speedup"], 3)
      << "×; analyzer accepted " << s["analyzer_accepted"].get<std::string>() << ", kernel accepted "
      << s["kernel_accepted"].get<std::string>() << ", functional tests passed " << s["functional_passed"].get<std::string>() << "; total " << fmt(s["total_s"], 0) << " s.\n";
   return md.str();
@@ -335,6 +338,15 @@ int main(int argc, char** argv) {
       row["z3_queries"] = stat("z3_queries");
       row["cache_hits"] = stat("cache_hits");
       if (!opt_error.empty()) row["optimizer_error"] = opt_error;
+      // The optimizer's gates: a program it changed was proved equivalent as a whole and compared
+      // with the input on random packets in the kernel; one it left alone is the input itself.
+      const bool changed = stat("optimized") == true;
+      row["proved"] = !optimizer ? "–" : changed ? (stat("gates").value("z3", "") == "passed" ? "yes" : "NO") : "unchanged";
+      row["kernel_packets"] = !changed ? json("–")
+                              : stat("gates").value("kernel", "").rfind("passed", 0) == 0
+                                  ? json(std::to_string(stat("kernel_packets").get<int>()) + " same")
+                                  : json("NO: " + stat("gates").value("kernel", ""));
+      if (!stat("reason").is_null()) row["unchanged_reason"] = stat("reason");
 
       const AnalysisResult ar = analyze(after, pa);
       row["analyzer"] = ar.accepted ? "accepted" : (ar.reason.rfind("unsupported:", 0) == 0 ? "unsupported" : "refused");
@@ -413,7 +425,22 @@ int main(int argc, char** argv) {
     fz += f.find('/') != std::string::npos && f.substr(0, f.find('/')) == f.substr(f.find('/') + 1);
   }
   const std::size_t n = results["rows"].size();
+  // The yardsticks: the mean of per-program reductions on -O2 builds, and the median
+  // time to the best program.
+  double o2_sum = 0;
+  std::size_t o2 = 0;
+  std::vector<double> to_best;
+  for (const json& r : results["rows"]) {
+    if (r["variant"].get<std::string>().rfind("O2", 0) == 0) {
+      o2_sum += r["reduction"].get<double>();
+      ++o2;
+    }
+    if (!r["time_to_best_s"].is_null()) to_best.push_back(r["time_to_best_s"].get<double>());
+  }
+  std::sort(to_best.begin(), to_best.end());
   results["summary"] = {{"programs", n},
+                        {"mean_reduction_O2", o2 ? o2_sum / double(o2) : 0.0},
+                        {"median_time_to_best_s", to_best.empty() ? json(nullptr) : json(to_best[to_best.size() / 2])},
                         {"insns_before", ib},
                         {"insns_after", ia},
                         {"reduction", ib ? 1.0 - double(ia) / double(ib) : 0.0},
