@@ -268,7 +268,6 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
   const uint64_t window_share = std::max<uint64_t>(
       1, effort_budget / (std::max<std::size_t>(1, first_windows.size()) * std::max(1u, options.passes)));
   uint64_t effort_spent = 0;
-  const SearchOptions& per_window = options;
   uint64_t context_budget = uint64_t(options.budget_s / options.context_seconds);
   Module current = module;
   uint64_t proofs = 0;
@@ -297,7 +296,7 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
     if (effort_spent >= effort_budget) break;
     const uint64_t chain_effort = std::min(window_share, effort_budget - effort_spent) / std::max(1u, options.jobs);
     const WindowJob job{current,    program,   w,       tests,    checker,
-                        per_window, constants, started, deadline, proofs_left,
+                        options,    constants, started, deadline, proofs_left,
                         options.context_proofs_per_window ? &context_checker : nullptr, context_left, chain_effort};
     const unsigned jobs = std::max(1u, options.jobs);
     std::vector<ChainResult> chains(jobs);

@@ -3,12 +3,14 @@
 // (synth/evaluator.hpp) + performance, several chains in parallel threads. A candidate that
 // passes every test case and costs less than the best proved one goes to the analyzer (the whole
 // program with the candidate in place must be accepted) and then to the cached Z3 window check
-// (verifier/equiv.hpp); only an Equivalent verdict makes it the window's new best. A window's best
-// is written into the program before the next window is searched, so every later proof starts
-// from the program as it now stands.
+// (verifier/equiv.hpp), and when that fails, within a budget, to a proof in the whole program
+// whose counterexamples become test cases; only an Equivalent verdict makes it the window's new
+// best. A window's best is written into the program before the next window is searched, so every
+// later proof starts from the program as it now stands. Passes over all windows go on until the
+// budget, counted as work (SearchOptions::effort_per_second), is spent.
 //
 // Deleted instructions stay in the image as kNop (compiler/rewrite.hpp) with their slot marked in
-// ProgramResult::removed; remove_slots takes them out for real.
+// ProgramSearch::removed; remove_slots takes them out for real.
 #pragma once
 
 #include <cstddef>
