@@ -56,9 +56,9 @@ Proposer::Proposer(std::span<const Insn> window, RegSet live_in, RegSet live_out
   for (int32_t k : {0, 1, -1, 2, 3, 4, 8, 16, 24, 32, 48, 56, 63, 0xff, 0xffff}) constants_.push_back(k);
   std::sort(constants_.begin(), constants_.end());
   constants_.erase(std::unique(constants_.begin(), constants_.end()), constants_.end());
-  for (int16_t o : offsets_) {  // neighbours of the offsets used: wider or split accesses
+  const std::vector<int16_t> used = offsets_;
+  for (int16_t o : used)  // neighbours of the offsets used: wider or split accesses
     for (int d : {-8, -4, -2, -1, 1, 2, 4, 8}) offsets_.push_back(int16_t(o + d));
-  }
   offsets_.push_back(0);
   std::sort(offsets_.begin(), offsets_.end());
   offsets_.erase(std::unique(offsets_.begin(), offsets_.end()), offsets_.end());

@@ -53,3 +53,21 @@ TEST_CASE("random instructions use only the window's registers and the allowed c
     if (cpu == 4) CHECK(saw_v4);
   }
 }
+
+TEST_CASE("memory offsets come from the window's accesses and their neighbours", "[moves]") {
+  // Many accesses, so that building the pool of neighbours grows it well past its first capacity.
+  const std::vector<Insn> window = assemble(
+      "*(u64 *)(r10 - 8) = r1\n*(u32 *)(r10 - 16) = r1\n*(u16 *)(r10 - 24) = r1\n*(u8 *)(r10 - 32) = r1\n"
+      "r2 = *(u64 *)(r10 - 40)\nr2 = *(u32 *)(r10 - 48)\nr2 = *(u16 *)(r10 - 56)\nr2 = *(u8 *)(r10 - 64)\n");
+  Proposer proposer(window, reg_bit(1) | reg_bit(10), reg_bit(2), {}, 3);
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20000; ++i) {
+    const Insn insn = proposer.random_insn(rng);
+    const uint8_t cls = bpf::class_of(insn.opcode);
+    if (cls != bpf::LDX && cls != bpf::ST && cls != bpf::STX) continue;
+    bool near = insn.off == 0;
+    for (const Insn& w : window) near |= insn.off >= w.off - 8 && insn.off <= w.off + 8;
+    INFO("offset " << insn.off);
+    REQUIRE(near);
+  }
+}
