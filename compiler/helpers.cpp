@@ -46,21 +46,29 @@ uint64_t map_lookup(Executor& x) {
 }
 
 uint64_t map_update(Executor& x) {
-  MapInstance& m = x.map_arg(1);
+  int index = -1;
+  MapInstance& m = x.map_arg(1, &index);
   const auto key = x.mem_arg(2, m.def().key_size, false, "key");
   const auto value = x.mem_arg(3, m.def().value_size, false, "value");
+  x.note_map_call(BPF_FUNC_map_update_elem, index, key, value);
   return uint64_t(m.update(key, value, x.scalar_arg(4), x.env.cpu));
 }
 
 uint64_t map_delete(Executor& x) {
-  MapInstance& m = x.map_arg(1);
-  return uint64_t(m.remove(x.mem_arg(2, m.def().key_size, false, "key")));
+  int index = -1;
+  MapInstance& m = x.map_arg(1, &index);
+  const auto key = x.mem_arg(2, m.def().key_size, false, "key");
+  x.note_map_call(BPF_FUNC_map_delete_elem, index, key);
+  return uint64_t(m.remove(key));
 }
 
 uint64_t ringbuf_output(Executor& x) {
-  MapInstance& m = x.map_arg(1);
+  int index = -1;
+  MapInstance& m = x.map_arg(1, &index);
   if (m.def().type != BPF_MAP_TYPE_RINGBUF) throw Stop{"bpf_ringbuf_output needs a ringbuf map"};
-  return uint64_t(m.ringbuf_output(x.mem_arg(2, x.scalar_arg(3), false, "data"), x.scalar_arg(4)));
+  const auto data = x.mem_arg(2, x.scalar_arg(3), false, "data");
+  x.note_map_call(BPF_FUNC_ringbuf_output, index, data);
+  return uint64_t(m.ringbuf_output(data, x.scalar_arg(4)));
 }
 
 uint64_t ktime(Executor& x) {

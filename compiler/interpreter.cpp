@@ -251,6 +251,7 @@ void store(Executor& x, const Store& s) {
   const uint64_t v = operand(x, s.src);
   if (b.kind == Kind::Ctx) return ctx_store(x, b, s.off, n, v);
   write_bytes(access(x, b, s.base, s.off, n), n, v);
+  if (b.kind == Kind::MapValue) x.regions[b.region].written = true;
 }
 
 void atomic(Executor& x, const Atomic& at) {
@@ -274,6 +275,7 @@ void atomic(Executor& x, const Atomic& at) {
       break;
   }
   write_bytes(a, n, next);
+  if (b.kind == Kind::MapValue) x.regions[b.region].written = true;
   if (at.op == AtomicOp::CmpXchg)
     x.r[0] = {Kind::Scalar, 0, old};
   else if (at.fetch)
@@ -404,6 +406,20 @@ void Executor::execute(const RunLimits& limits) {
   const uint64_t limit = limits.max_insns;
   const InsnObserver* observer = limits.observer;
   const std::vector<bool>* observe_at = limits.observe_at;
+  if ((map_effects = limits.map_effects)) map_effects->bytes.clear();
+  // However the run ends, the map values it wrote go into its effects last.
+  struct EffectsAtEnd {
+    Executor& x;
+    ~EffectsAtEnd() {
+      if (!x.map_effects) return;
+      for (std::size_t i = 0; i < x.regions.size(); ++i) {
+        const Region& g = x.regions[i];
+        if (!g.written) continue;
+        x.map_effects->bytes.push_back(uint8_t(i));
+        x.map_effects->bytes.insert(x.map_effects->bytes.end(), g.base, g.base + g.size);
+      }
+    }
+  } effects_at_end{*this};
   struct WriteBack {
     uint64_t& from;
     uint64_t& to;
@@ -572,6 +588,15 @@ bool Executor::tail_call() {
   return true;
 }
 
+void Executor::note_map_call(int32_t helper, int map, std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  if (!map_effects) return;
+  std::vector<uint8_t>& out = map_effects->bytes;
+  out.push_back(uint8_t(helper));
+  out.push_back(uint8_t(map));
+  out.insert(out.end(), a.begin(), a.end());
+  out.insert(out.end(), b.begin(), b.end());
+}
+
 uint16_t Executor::region_for(uint8_t* base, uint32_t n, bool writable) {
   for (std::size_t i = 0; i < regions.size(); ++i)
     if (regions[i].base == base && regions[i].size == n) return uint16_t(i);
@@ -598,6 +623,7 @@ std::span<uint8_t> Executor::mem_arg(int reg, std::size_t n, bool write, const c
   } else if (write && !a.writable) {
     throw Stop{reg_name(reg) + " (" + what + ") points to read-only memory"};
   }
+  if (write && b.kind == Kind::MapValue) regions[b.region].written = true;
   return {a.p, n};
 }
 

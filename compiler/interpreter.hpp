@@ -61,6 +61,13 @@ using InsnObserver = std::function<void(std::size_t pc, std::size_t depth, const
 // per byte saying whether it has been written, where the InsnObserver is called.
 using StackObserver = std::function<void(std::span<const uint8_t> stack, std::span<const uint64_t> written)>;
 
+// What a run did to its maps, for comparing two runs cheaply (the synthesizer's error): the
+// map-changing helper calls in order (helper id, map, key, value or record), then the final bytes of
+// every map value the program wrote through a pointer (by the order it first looked them up).
+struct MapEffects {
+  std::vector<uint8_t> bytes;
+};
+
 struct RunLimits {
   uint64_t max_insns = 1'000'000;  // the kernel's complexity limit, as a bound on concrete steps
   const InsnObserver* observer = nullptr;  // runs slower with one (every instruction takes the slow path)
@@ -68,6 +75,7 @@ struct RunLimits {
   // that watch one place nearly as fast as unobserved ones.
   const std::vector<bool>* observe_at = nullptr;
   const StackObserver* stack_observer = nullptr;  // with an observer: the stack too
+  MapEffects* map_effects = nullptr;  // filled (after clearing) when set
 };
 
 // A route of the table bpf_fib_lookup consults (IPv4 only; longest prefix wins).

@@ -61,6 +61,7 @@ struct Region {
   uint8_t* base;
   uint32_t size;
   bool writable;
+  bool written = false;  // the program stored into it (for MapEffects)
 };
 
 struct Executor {
@@ -84,6 +85,7 @@ struct Executor {
   uint64_t ktime_calls = 0;
   uint64_t prandom_state = 0;
   uint64_t prandom_calls = 0;
+  MapEffects* map_effects = nullptr;  // RunLimits::map_effects
 
   Executor(const Interpreter& i, const Environment& e, PacketResult& o) : interp(i), env(e), out(o), regions(scratch_regions()) {
     regions.clear();
@@ -107,6 +109,9 @@ struct Executor {
   MapInstance& map_arg(int reg, int* index = nullptr);
   // A region for `n` bytes at `base` (deduplicated), for returning map value pointers.
   uint16_t region_for(uint8_t* base, uint32_t n, bool writable);
+  // Records a map-changing helper call in map_effects (when it is kept): the helper, the map and
+  // the bytes it was given.
+  void note_map_call(int32_t helper, int map, std::span<const uint8_t> a, std::span<const uint8_t> b = {});
   // The skb's linear data as helpers see it (from skb->data to the end).
   std::span<uint8_t> skb_data();
   // bpf_tail_call: true when it replaced the program (which then starts at slot 0).

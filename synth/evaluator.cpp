@@ -36,6 +36,7 @@ Evaluator::Observed Evaluator::run_one(std::size_t case_index) {
   limits.observer = &observer;
   limits.observe_at = &watch_end_;
   limits.stack_observer = &stack;
+  limits.map_effects = &o.maps;
   ++runs_;
   try {
     interp_->run(program_, RunInput{c.packet, c.ctx}, c.env ? *c.env : env_, limits, scratch_);
@@ -47,12 +48,19 @@ Evaluator::Observed Evaluator::run_one(std::size_t case_index) {
   o.fault = scratch_.fault.has_value();
   o.r0 = scratch_.r0;
   o.packet = scratch_.packet;
+  o.ctx = scratch_.ctx;
+  o.redirect = scratch_.redirect;
+  o.trace = scratch_.trace;
   return o;
 }
 
-void Evaluator::set_window(std::size_t start, std::size_t end, RegSet live_out) {
+void Evaluator::set_window(std::size_t start, std::size_t end, RegSet live_out, const StackBytes& live_stack) {
+  static_assert(Interpreter::kStackSize == kMaxStack);
   start_ = start;
   end_ = end;
+  live_stack_.fill(0);
+  for (std::size_t i = 0; i < live_stack.size(); ++i)
+    if (live_stack[i]) live_stack_[i / 64] |= uint64_t(1) << (i % 64);
   live_.clear();
   for (Reg r = 0; r <= kMaxReg; ++r)
     if (live_out & reg_bit(r)) live_.push_back(r);
@@ -110,6 +118,18 @@ std::optional<std::string> Evaluator::write(std::size_t slot, const Insn& insn) 
   return std::nullopt;
 }
 
+namespace {
+
+// Bits that differ between two byte strings, counting 8 for each byte one has past the other.
+uint64_t byte_distance(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  uint64_t d = 8 * uint64_t(std::max(a.size(), b.size()) - n);
+  for (std::size_t i = 0; i < n; ++i) d += uint64_t(std::popcount(unsigned(a[i] ^ b[i])));
+  return d;
+}
+
+}  // namespace
+
 uint64_t Evaluator::error(uint64_t bound) {
   uint64_t err = 0;
   int group = -2;
@@ -124,17 +144,22 @@ uint64_t Evaluator::error(uint64_t bound) {
     }
     if (o.fault) continue;
     err += uint64_t(std::popcount(o.r0 ^ ref.r0));
-    if (o.packet.size() != ref.packet.size()) {
+    err += byte_distance(o.packet, ref.packet) + byte_distance(o.ctx, ref.ctx) + byte_distance(o.maps.bytes, ref.maps.bytes);
+    if (o.redirect.has_value() != ref.redirect.has_value()) {
       err += 64;
-    } else {
-      for (std::size_t b = 0; b < o.packet.size(); ++b) err += uint64_t(std::popcount(unsigned(o.packet[b] ^ ref.packet[b])));
+    } else if (o.redirect) {
+      err += uint64_t(std::popcount(o.redirect->ifindex ^ ref.redirect->ifindex) + std::popcount(o.redirect->key ^ ref.redirect->key) +
+                      std::popcount(o.redirect->flags ^ ref.redirect->flags)) +
+             (o.redirect->map != ref.redirect->map ? 64 : 0);
     }
+    if (o.trace != ref.trace) err += 64;
     if (std::min(o.visits, kVisits) != std::min(ref.visits, kVisits)) err += 64;
     for (std::size_t w = 0; w < o.written.size(); ++w) {
       // Bytes the reference wrote: 8 bits when the candidate left one unwritten, else the bits
       // that differ. Bytes only the candidate wrote are left to the proof (nothing may read them).
-      const uint64_t both = o.written[w] & ref.written[w];
-      err += 8 * uint64_t(std::popcount(ref.written[w] & ~o.written[w]));
+      const uint64_t want = ref.written[w] & live_stack_[w];
+      const uint64_t both = o.written[w] & want;
+      err += 8 * uint64_t(std::popcount(want & ~o.written[w]));
       for (uint64_t bits = both; bits; bits &= bits - 1) {
         const std::size_t at = w * 64 + std::size_t(std::countr_zero(bits));
         err += uint64_t(std::popcount(unsigned(o.stack[at] ^ ref.stack[at])));

@@ -1,8 +1,9 @@
 // The search's cost function on test cases: a candidate window is written into the interpreter in
 // place, the test cases that reach the window run, and the error is the bit distance between what
 // they leave and what the reference program left: the registers live after the window (on each
-// of the first visits), the stack there (first visit), the return value, the packet, and faults. The evaluation stops as soon as
-// the error passes the caller's bound.
+// of the first visits), the stack there (first visit), the return value, the packet, the context,
+// what the run did to its maps, its redirect and trace output, and faults. The evaluation stops
+// as soon as the error passes the caller's bound.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "analyzer/facts.hpp"
 #include "compiler/interpreter.hpp"
 #include "compiler/liveness.hpp"
 #include "compiler/maps.hpp"
@@ -31,7 +33,8 @@ class Evaluator {
 
   // Sets the window [start, end) whose end state is compared (live_out: the registers live
   // there) and runs the current program to record the reference on the cases that reach it.
-  void set_window(std::size_t start, std::size_t end, RegSet live_out);
+  // Only the stack bytes in `live_stack` (r10 - 512 + i) are compared: the ones read later.
+  void set_window(std::size_t start, std::size_t end, RegSet live_out, const StackBytes& live_stack = StackBytes{}.set());
   std::size_t reaching_cases() const { return reaching_.size(); }
 
   // Adds a case that reaches the window (a counterexample of a proof), with its reference run on
@@ -62,6 +65,10 @@ class Evaluator {
     uint64_t r0 = 0;
     bool fault = false;
     std::vector<uint8_t> packet;
+    std::vector<uint8_t> ctx;
+    MapEffects maps;             // map-changing helper calls and the map values written
+    std::optional<Redirect> redirect;
+    std::vector<std::string> trace;
   };
   Observed run_one(std::size_t case_index);
   void reset_group(int group);
@@ -77,6 +84,7 @@ class Evaluator {
   std::size_t start_ = 0, end_ = 0;
   std::vector<Reg> live_;
   std::vector<bool> watch_end_;  // the slot after the window
+  std::array<uint64_t, Interpreter::kStackSize / 64> live_stack_{};  // bytes compared
   std::vector<std::size_t> reaching_;   // case indices that reach the window
   std::vector<Observed> reference_;     // per reaching case
   PacketResult scratch_;

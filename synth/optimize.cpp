@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -132,6 +134,50 @@ std::string kernel_gate(KernelObject& original, const fs::path& candidate_path, 
   return "passed" + note;
 }
 
+// A whole-program check; a checker error never lets a program through.
+Verdict prove(EquivalenceChecker& checker, const Module& a, const Program& pa, const Module& b, const Program& pb) {
+  try {
+    return checker.programs(a, pa, b, pb);
+  } catch (const std::exception& e) {
+    Verdict v;
+    v.reason = std::string("checker error: ") + e.what();
+    return v;
+  }
+}
+
+struct StepProof {
+  Program program;        // the input with the proved rewrites written in (no-ops still in place)
+  std::size_t kept = 0;   // rewrites proved
+  uint64_t queries = 0;
+};
+
+// The search's rewrites one at a time: each proved equivalent, as a whole program, to the
+// program before it (so the last is equivalent to the input); a rewrite that is not is left out,
+// and the ones after it are checked against the program without it.
+StepProof prove_steps(const Module& module, std::size_t program, const ProgramSearch& search, const OptimizeOptions& options) {
+  const auto started = Clock::now();
+  EquivalenceChecker step(CheckOptions{options.proof_timeout_ms, 64, true, false, options.step_rlimit});
+  StepProof out{module.programs[program], 0, 0};
+  Module before = module;
+  for (const WindowRewrite& r : search.rewrites) {
+    if (std::chrono::duration<double>(Clock::now() - started).count() > options.steps_timeout_s) break;
+    Module after = before;
+    std::vector<Insn>& image = after.programs[program].image;
+    // A later pass may rewrite a window an earlier one changed; it applies only to what it saw.
+    if (!std::equal(r.before.begin(), r.before.end(), image.begin() + std::ptrdiff_t(r.start))) continue;
+    std::copy(r.after.begin(), r.after.end(), image.begin() + std::ptrdiff_t(r.start));
+    const Verdict v = prove(step, before, before.programs[program], after, after.programs[program]);
+    ++out.queries;
+    if (std::getenv("TRISTATE_DEBUG_SEARCH"))
+      std::fprintf(stderr, "step proof of the rewrite at %zu: %s %s (%.0f ms)\n", r.start, verdict_name(v.kind), v.reason.c_str(), v.ms);
+    if (v.kind != VerdictKind::Equivalent) continue;
+    before = std::move(after);
+    ++out.kept;
+  }
+  out.program = before.programs[program];
+  return out;
+}
+
 }  // namespace
 
 OptimizeResult optimize_object(const std::string& path, const OptimizeOptions& options,
@@ -191,33 +237,56 @@ OptimizeResult optimize_object(const std::string& path, const OptimizeOptions& o
     ProgramReport& rep = out.programs[k];
     const Program& p = module.programs[chosen[k]];
     if (!rep.reason.empty()) continue;
-    std::vector<FunctionEdit> edits = kept;
+    std::vector<FunctionEdit> edits;
     std::vector<uint8_t> bytes;
     const Program* q = nullptr;
     Module written;
-    try {
-      edits.push_back(entry_edit(p, rep.search));
-      bytes = rewrite_elf(input, path, edits);
-      written = read_elf_memory(bytes, path);
-      q = program_named(written, p.name());
-      if (!q) throw InputError(Location{path, p.name(), {}}, "the program is missing from the written object");
-    } catch (const InputError& e) {
-      rep.reason = std::string("the writer cannot rewrite it: ") + e.what();
-      continue;
-    }
+    // The object with this program as the search left it (no-ops removed); false when the
+    // writer cannot make it.
+    const auto write = [&] {
+      edits = kept;
+      try {
+        edits.push_back(entry_edit(p, rep.search));
+        bytes = rewrite_elf(input, path, edits);
+        written = read_elf_memory(bytes, path);
+        q = program_named(written, p.name());
+        if (!q) throw InputError(Location{path, p.name(), {}}, "the program is missing from the written object");
+      } catch (const InputError& e) {
+        rep.reason = std::string("the writer cannot rewrite it: ") + e.what();
+        return false;
+      }
+      return true;
+    };
+    if (!write()) continue;
     Verdict v;
-    try {
-      v = whole.programs(module, p, written, *q);
-    } catch (const std::exception& e) {  // a checker error never lets a program through
-      v.reason = std::string("checker error: ") + e.what();
+    std::string how = "passed";
+    if (rep.search.rewrites.size() <= 1) {
+      v = prove(whole, module, p, written, *q);
+      rep.search.z3_queries += v.cached ? 0 : 1;
+    } else {
+      // All rewrites at once are often too much for the solver where each alone is quick: each on
+      // its own, in order, then the removal of the no-ops they leave.
+      const StepProof steps = prove_steps(module, chosen[k], rep.search, options);
+      rep.search.z3_queries += steps.queries;
+      if (steps.kept > 0) {
+        rep.search.image = steps.program.image;
+        for (std::size_t i = 0; i < rep.search.image.size(); ++i) rep.search.removed[i] = rep.search.image[i] == kNop;
+        rep.search.cost_after = image_cost(rep.search.image, options.search.cost);
+        if (!write()) continue;
+        Module padded = module;
+        padded.programs[chosen[k]] = steps.program;
+        v = prove(whole, padded, steps.program, written, *q);
+        ++rep.search.z3_queries;
+        how = "passed (" + std::to_string(steps.kept) + " of " + std::to_string(rep.search.rewrites.size()) +
+              " window rewrites proved one by one; " + std::to_string(rep.search.rewrites.size() - steps.kept) + " dropped)";
+      }
     }
-    rep.search.z3_queries += v.cached ? 0 : 1;
     if (v.kind != VerdictKind::Equivalent) {
       rep.gates.z3 = std::string("failed: ") + verdict_name(v.kind) + (v.reason.empty() ? "" : " (" + v.reason + ")");
       rep.reason = "whole-program equivalence not proved: " + rep.gates.z3;
       continue;
     }
-    rep.gates.z3 = "passed";
+    rep.gates.z3 = how;
     const AnalysisResult ar = analyze(written, *q);
     if (!ar.accepted) {
       rep.gates.analyzer = "failed: insn " + std::to_string(ar.insn) + ": " + ar.reason;

@@ -31,6 +31,12 @@ struct OptimizeOptions {
   uint64_t window_rlimit = 4'000'000;  // each window proof of the search (Z3 resource units)
   unsigned window_timeout_ms = 10000;  // its safety net
   unsigned proof_timeout_ms = 20000;   // the whole-program Z3 check
+  // With several window rewrites in a program: one whole-program check per rewrite, each against
+  // the program as the rewrites before it left it (equivalence is transitive), each bounded by
+  // Z3's resource limit; a rewrite not proved so is dropped. Then one check that removing the
+  // no-ops changes nothing.
+  uint64_t step_rlimit = 10'000'000;
+  double steps_timeout_s = 60;         // all of one program's step checks, as a safety net
 };
 
 struct GateResult {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "analyzer/analyzer.hpp"
+#include "analyzer/facts.hpp"
 #include "compiler/disasm.hpp"
 #include "compiler/rewrite.hpp"
 #include "synth/evaluator.hpp"
@@ -35,8 +36,14 @@ struct ChainResult {
   std::size_t cases = 0;  // test cases reaching the window
 };
 
-// What one analyzer run counts for, per instruction of the program.
+// What one analyzer run counts for, per instruction it processed (about the time the
+// interpreter takes for 60 instructions), and at least per instruction of the program.
+constexpr uint64_t kAnalyzerEffortPerProcessed = 60;
 constexpr uint64_t kAnalyzerEffortPerInsn = 1000;
+
+uint64_t analyzer_effort(uint64_t processed, std::size_t insns) {
+  return std::max<uint64_t>(processed * kAnalyzerEffortPerProcessed, insns * kAnalyzerEffortPerInsn);
+}
 
 // What one proof attempt counts for against the effort budget, in Evaluator::work units.
 constexpr uint64_t kProofEffort = 2'000'000;
@@ -80,13 +87,14 @@ struct WindowJob {
   EquivalenceChecker* context_checker;  // null: no proofs in context
   std::atomic<int>& context_left;
   uint64_t effort;  // this chain's share: it stops when its work passes this
+  const WindowContext& context;  // the analyzer's facts at the window's entry, the stack read after it
 };
 
 ChainResult run_chain(const WindowJob& job, uint64_t seed) {
   const SearchWindow& w = job.window;
   const SearchOptions& o = job.options;
   Evaluator ev(job.current, job.program, job.tests);
-  ev.set_window(w.start, w.end, w.live_out);
+  ev.set_window(w.start, w.end, w.live_out, job.context.live_stack_after.value_or(StackBytes{}.set()));
   const std::vector<Insn>& image = job.current.programs[job.program].image;
   std::vector<Insn> cur(image.begin() + std::ptrdiff_t(w.start), image.begin() + std::ptrdiff_t(w.end));
   Proposer proposer(cur, w.live_in, w.live_out, job.constants, o.cpu);
@@ -137,16 +145,16 @@ ChainResult run_chain(const WindowJob& job, uint64_t seed) {
     Module cand = job.current;
     cand.programs[job.program].image = ev.image();
     const AnalysisResult verdict = analyze(cand, cand.programs[job.program]);
-    // Charged by the program's size, not by verdict.processed: the analyzer's pruning (and so
-    // its count) may vary from run to run, and the effort must not.
-    res.analyzer_work += cand.programs[job.program].image.size() * kAnalyzerEffortPerInsn;
+    // The analysis is deterministic, and so is its count of processed instructions.
+    res.analyzer_work += analyzer_effort(verdict.processed, cand.programs[job.program].image.size());
     if (!verdict.accepted) {
       ++res.analyzer_rejects;
       continue;
     }
     const Program& src = job.current.programs[job.program];
     const Verdict v = guarded([&] {
-      return job.checker.windows(job.current, src, Window{w.start, w.end}, cand, cand.programs[job.program], Window{w.start, w.end});
+      return job.checker.windows(job.current, src, Window{w.start, w.end}, cand, cand.programs[job.program], Window{w.start, w.end},
+                                 job.context);
     }, res);
     if (v.cached) ++res.cache_hits;
     else ++res.z3_queries;
@@ -272,6 +280,9 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
   Module current = module;
   uint64_t proofs = 0;
   EquivalenceChecker context_checker(CheckOptions{options.context_timeout_ms, 64, true, false, options.context_rlimit});
+  // The analyzer's facts about the program as it stands: again whenever a window changes it.
+  ProgramFacts facts = program_facts(current, current.programs[program]);
+  effort_spent += analyzer_effort(facts.processed, input.image.size());
   for (unsigned pass = 0; pass < options.max_passes && !out.budget_exhausted && effort_spent < effort_budget; ++pass) {
   // Later passes start again from the program as it stands, with other seeds, and every other
   // one with windows shifted by half a window, so code cut at a window's edge is searched whole.
@@ -295,9 +306,14 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
     std::atomic<int> context_left{int(std::min<uint64_t>(options.context_proofs_per_window, context_budget))};
     if (effort_spent >= effort_budget) break;
     const uint64_t chain_effort = std::min(window_share, effort_budget - effort_spent) / std::max(1u, options.jobs);
+    WindowContext context;
+    if (facts.analyzed && options.use_facts) {
+      context.entry = facts.entry.at(w.start);
+      context.live_stack_after = facts.live_stack.at(w.end);
+    }
     const WindowJob job{current,    program,   w,       tests,    checker,
                         options,    constants, started, deadline, proofs_left,
-                        options.context_proofs_per_window ? &context_checker : nullptr, context_left, chain_effort};
+                        options.context_proofs_per_window ? &context_checker : nullptr, context_left, chain_effort, context};
     const unsigned jobs = std::max(1u, options.jobs);
     std::vector<ChainResult> chains(jobs);
     const auto seed_of = [&](unsigned c) { return options.seed * 1000003 + pass * 104729 + wi * 7919 + c; };
@@ -347,12 +363,16 @@ ProgramSearch search_program(const Module& module, std::size_t program, const Te
     ++out.windows_improved;
     out.time_to_best_s = best->found_at;
     std::vector<Insn>& image = current.programs[program].image;
+    out.rewrites.push_back({w.start, std::vector<Insn>(image.begin() + std::ptrdiff_t(w.start), image.begin() + std::ptrdiff_t(w.end)),
+                            best->best});
     for (std::size_t i = 0; i < w.size(); ++i) {
       image[w.start + i] = best->best[i];
       out.removed[w.start + i] = best->best[i] == kNop;
     }
     out.image = image;
     out.cost_after = image_cost(image, options.cost);
+    facts = program_facts(current, current.programs[program]);
+    effort_spent += analyzer_effort(facts.processed, image.size());
   }
   }
   out.effort = effort_spent;

@@ -54,6 +54,9 @@ struct SearchOptions {
   uint64_t proposals = 20000;      // per chain, window and pass, at most
   unsigned proofs_per_window = 8;  // Z3 window checks per window (beyond them, candidates wait)
   double beta = 1.0;               // inverse temperature of the chains
+  // Check windows from the analyzer's facts at their entry and on the stack bytes read after
+  // them (analyzer/facts.hpp); false: from every entry state, on the whole stack.
+  bool use_facts = true;
   // When the window check fails, prove the candidate in its program (whole-program equivalence):
   // slower, but it sees what the window alone cannot (facts established before the window,
   // registers and stack bytes nothing reads after it); its counterexamples become test cases.
@@ -74,8 +77,15 @@ struct SearchProgress {
   double time_left_s = 0;
 };
 
+// One improvement the search made: the window at `start`, as it was and as it became.
+struct WindowRewrite {
+  std::size_t start = 0;
+  std::vector<Insn> before, after;
+};
+
 struct ProgramSearch {
   std::string program;
+  std::vector<WindowRewrite> rewrites;  // in the order they were made; together they give `image`
   std::vector<Insn> image;     // the best program: the input with proved windows written in
   std::vector<bool> removed;   // per slot: deleted (kNop in `image`)
   double cost_before = 0, cost_after = 0;

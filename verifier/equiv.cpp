@@ -144,6 +144,7 @@ CheckInput input_from_model(SymbolicWorld& w, z3::model& m, const Module& module
 struct Comparison {
   RegSet registers = 1;  // r0 for whole programs
   bool stack = false;    // windows: the stack too
+  const StackBytes* live_stack = nullptr;  // windows: only these bytes of the entry frame (null: all)
 };
 
 // x == y, or true when they are the same term (then the solver never sees it).
@@ -195,16 +196,27 @@ z3::expr same_world(SymbolicWorld& w, const SymState& a, const SymState& b, cons
     if (a.frames.size() != b.frames.size()) return c.bool_val(false);
     for (std::size_t f = 0; f < a.frames.size(); ++f) {
       const SymFrame &x = a.frames[f], &y = b.frames[f];
-      if (x.spills.size() != y.spills.size()) return c.bool_val(false);
-      for (const auto& [off, reg] : x.spills) {
-        auto it = y.spills.find(off);
-        if (it == y.spills.end()) return c.bool_val(false);
-        all.push_back(same_reg(reg, it->second, c));
-      }
+      // Bytes nothing reads later need not agree (the entry frame's, when the caller knows).
+      const auto live = [&](int64_t off) {
+        return f != 0 || !cmp.live_stack || off < -kMaxStack || off >= 0 || cmp.live_stack->test(std::size_t(off + kMaxStack));
+      };
+      const auto live_slot = [&](int64_t off) {
+        for (int64_t i = 0; i < 8; ++i)
+          if (live(off + i)) return true;
+        return false;
+      };
+      for (const auto* spills : {&x.spills, &y.spills})
+        for (const auto& [off, reg] : *spills) {
+          if (!live_slot(off)) continue;
+          auto ix = x.spills.find(off), iy = y.spills.find(off);
+          if (ix == x.spills.end() || iy == y.spills.end()) return c.bool_val(false);
+          all.push_back(same_reg(ix->second, iy->second, c));
+        }
       std::set<int64_t> offs;
       for (const auto& [off, byte] : x.bytes) offs.insert(off);
       for (const auto& [off, byte] : y.bytes) offs.insert(off);
       for (int64_t off : offs) {
+        if (!live(off)) continue;
         auto ix = x.bytes.find(off), iy = y.bytes.find(off);
         const z3::expr ia = ix == x.bytes.end() ? c.bool_val(false) : ix->second.init;
         const z3::expr ib = iy == y.bytes.end() ? c.bool_val(false) : iy->second.init;
@@ -593,8 +605,65 @@ Verdict EquivalenceChecker::programs(const Module& src_module, const Program& sr
   return v;
 }
 
+namespace {
+
+// v within the scalar facts s (tnum and the 64- and 32-bit bounds).
+z3::expr within(const z3::expr& v, const Scalar& s) {
+  z3::context& c = v.ctx();
+  const z3::expr lo = v.extract(31, 0);
+  const auto u64 = [&](uint64_t x) { return c.bv_val(x, 64); };
+  const auto u32 = [&](uint32_t x) { return c.bv_val(x, 32); };
+  return (v & u64(~s.var.mask)) == u64(s.var.value & ~s.var.mask) && z3::uge(v, u64(s.umin)) && z3::ule(v, u64(s.umax)) &&
+         v >= u64(uint64_t(s.smin)) && v <= u64(uint64_t(s.smax)) && z3::uge(lo, u32(s.u32_min)) && z3::ule(lo, u32(s.u32_max)) &&
+         lo >= u32(uint32_t(s.s32_min)) && lo <= u32(uint32_t(s.s32_max));
+}
+
+// What the facts say of a window's abstract entry state (live-in registers only: the analysis
+// compares only those when it prunes a path).
+z3::expr entry_constraint(const SymState& entry, const EntryFacts& facts, RegSet live_in) {
+  z3::context& c = entry.guard.ctx();
+  z3::expr_vector all(c);
+  for (Reg i = 0; i < 11; ++i) {
+    const auto& f = facts.regs[i];
+    const SymReg& r = entry.r[i];
+    if (!f || !(live_in & reg_bit(i)) || !r.v) continue;
+    if (f->type == RegType::Scalar && r.kind == SymKind::Scalar) all.push_back(within(*r.v, f->var));
+    if (f->type == RegType::Packet && r.kind == SymKind::Packet) all.push_back(within(*r.v - c.bv_val(int64_t(f->off), 64), f->var));
+  }
+  if (!entry.frames.empty()) {
+    const SymFrame& frame = entry.frames[0];
+    for (const auto& [off, byte] : frame.bytes) {
+      if (off < -kMaxStack || off >= 0 || !facts.zero.test(std::size_t(off + kMaxStack))) continue;
+      all.push_back(byte.init && byte.value() == c.bv_val(0, 8));
+    }
+    for (const auto& [off, s] : facts.spilled) {
+      std::optional<z3::expr> whole;
+      for (int64_t i = 0; i < 8; ++i) {
+        auto it = frame.bytes.find(off + i);
+        if (it == frame.bytes.end()) {
+          whole.reset();
+          break;
+        }
+        all.push_back(it->second.init);
+        whole = whole ? z3::concat(it->second.value(), *whole) : it->second.value();  // little-endian
+      }
+      if (whole) all.push_back(within(*whole, s));
+    }
+  }
+  return all.empty() ? c.bool_val(true) : z3::mk_and(all);
+}
+
+std::string stack_text(const StackBytes& b) {
+  std::string out;
+  for (std::size_t i = 0; i < b.size(); ++i)
+    if (b[i]) out += std::to_string(int(i) - kMaxStack) + " ";
+  return out;
+}
+
+}  // namespace
+
 Verdict EquivalenceChecker::windows(const Module& src_module, const Program& src, Window sw, const Module& tgt_module,
-                                    const Program& tgt, Window tw) {
+                                    const Program& tgt, Window tw, const WindowContext& context) {
   const auto start = Clock::now();
   check_compatible(src_module, src, tgt_module, tgt);
   const auto bad = [](const Program& p, Window w) {
@@ -607,7 +676,9 @@ Verdict EquivalenceChecker::windows(const Module& src_module, const Program& src
   const RegSet live_out = sw.end < live.live_in.size() ? live.live_in[sw.end] : RegSet(1);
   const std::string key = "windows " + options_text(options_) + " live_out " + std::to_string(live_out) + "\n" +
                           canonical_text(src_module, src, sw) + "--\n" + canonical_text(tgt_module, tgt, tw) +
-                          "--entry\n" + canonical_text(src_module, src, Window{0, sw.start});
+                          "--entry\n" + canonical_text(src_module, src, Window{0, sw.start}) +
+                          "--facts\n" + (context.entry ? context.entry->text() : "none\n") + "--live stack\n" +
+                          (context.live_stack_after ? stack_text(*context.live_stack_after) : "all");
   if (std::optional<Verdict> hit = cached(key)) {
     hit->ms = ms_since(start);
     return *hit;
@@ -632,8 +703,10 @@ Verdict EquivalenceChecker::windows(const Module& src_module, const Program& src
       // Window counterexamples are abstract entry states: not replayable as whole-program inputs.
       CheckOptions o = options_;
       o.replay = false;
-      Verdict one = decide({world, a, b, Comparison{live_out, true}, c.bool_val(true)}, o, src_module, src, tgt_module,
-                           tgt, false);
+      const z3::expr facts =
+          context.entry ? entry_constraint(entry, *context.entry, live.live_in[sw.start]) : c.bool_val(true);
+      const Comparison cmp{live_out, true, context.live_stack_after ? &*context.live_stack_after : nullptr};
+      Verdict one = decide({world, a, b, cmp, facts}, o, src_module, src, tgt_module, tgt, false);
       v.solver_ms += one.solver_ms;
       if (one.kind != VerdictKind::Equivalent) {
         one.solver_ms = v.solver_ms;

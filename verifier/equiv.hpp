@@ -6,8 +6,9 @@
 // runs safely and leaves the same return value, packet bytes, context, map contents, redirect
 // target, and the same sequence of bpf_trace_printk and bpf_ringbuf_output calls with the same
 // arguments (map updates and deletes count by the contents they leave). A window check compares two versions of a piece of one
-// program from the same abstract entry state (every live-in value arbitrary), on the registers
-// live after it, the stack, the packet, the context, the maps and the effects.
+// program from the same abstract entry state (every live-in value arbitrary, or within the facts
+// the analyzer found there), on the registers live after it, the stack (or the bytes of it read
+// later), the packet, the context, the maps and the effects.
 //
 // Only Verdict::Equivalent lets a rewrite through. Every counterexample is replayed on the
 // interpreter; when the interpreter does not show the difference the encoding is wrong, and
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "analyzer/facts.hpp"
 #include "compiler/interpreter.hpp"
 #include "compiler/maps.hpp"
 #include "compiler/program.hpp"
@@ -77,6 +79,14 @@ struct Window {
   std::size_t end = 0;
 };
 
+// What the code around a window guarantees (from analyzer/facts.hpp): the facts that hold when it
+// is entered, and the entry frame's stack bytes that may be read after it. Without them a window
+// is checked from every entry state and on the whole stack.
+struct WindowContext {
+  std::optional<EntryFacts> entry;
+  std::optional<StackBytes> live_stack_after;
+};
+
 // Safety of one program: every memory access in bounds and every read initialised on every path.
 struct SafetyVerdict {
   VerdictKind kind = VerdictKind::Unknown;  // Equivalent here means "safe"; NotEquivalent "unsafe"
@@ -97,7 +107,7 @@ class EquivalenceChecker {
   // The window `sw` of `src` against the window `tw` of `tgt`: the code before and after is the
   // same program's, and the windows start from the same (abstract) entry state.
   Verdict windows(const Module& src_module, const Program& src, Window sw, const Module& tgt_module, const Program& tgt,
-                  Window tw);
+                  Window tw, const WindowContext& context = {});
   SafetyVerdict safety(const Module& module, const Program& program);
 
   std::size_t cache_hits() const { return hits_; }

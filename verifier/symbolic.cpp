@@ -461,6 +461,7 @@ class Executor {
         SymState taken = s;
         taken.guard = s.guard && cond;
         s.guard = s.guard && !cond;
+        if (const auto id = null_check(s, *j)) null_to_scalar(j->cond == Cond::Eq ? taken : s, *id);
         if (!z3::eq(cond, c_.bool_val(false))) go(std::move(taken), pc, target);
         go(std::move(s), pc, pc + 1);
       }
@@ -624,6 +625,26 @@ class Executor {
       return;
     }
     p.v = *p.v + delta;
+  }
+
+  // The lookup a jump tests for NULL (`if rX == 0` / `!= 0` on a map value pointer), if it is one.
+  std::optional<uint32_t> null_check(const SymState& s, const Jmp& j) const {
+    if ((j.cond != Cond::Eq && j.cond != Cond::Ne) || !j.is64 || j.src.is_reg || j.src.imm != 0) return std::nullopt;
+    const SymReg& r = s.r[j.dst];
+    uint64_t off = 1;
+    if (r.kind != SymKind::MapValue || !r.v || !r.v->simplify().is_numeral_u64(off) || off != 0) return std::nullopt;
+    return r.id;
+  }
+
+  // On the branch where lookup `id` failed, its pointers are the number 0, as the interpreter (and
+  // the kernel's verifier, marking the registers) has them.
+  void null_to_scalar(SymState& s, uint32_t id) {
+    const auto fix = [&](SymReg& r) {
+      if (r.kind == SymKind::MapValue && r.id == id) r = scalar_reg(bv(0));
+    };
+    for (SymReg& r : s.r) fix(r);
+    for (SymFrame& f : s.frames)
+      for (SymReg& r : f.saved) fix(r);
   }
 
   z3::expr jump_condition(const SymState& s, const Jmp& j) {

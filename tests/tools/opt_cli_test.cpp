@@ -37,7 +37,7 @@ TEST_CASE("opt: a shorter xdp_drop_proto that passes the gates and its functiona
   INFO(p.dump(2));
   CHECK(p["optimized"] == true);
   CHECK(p["insns_after"].get<int>() < p["insns_before"].get<int>());
-  CHECK(p["gates"]["z3"] == "passed");
+  CHECK(p["gates"]["z3"].get<std::string>().rfind("passed", 0) == 0);
   CHECK(p["gates"]["analyzer"] == "passed");
   for (const char* key : {"time_to_best_s", "total_s", "z3_queries", "cache_hits"}) CHECK(p.contains(key));
   CHECK(j["tests"].get<std::string>().find("xdp_drop_proto.tests.json") != std::string::npos);
