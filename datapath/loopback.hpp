@@ -1,0 +1,29 @@
+// The loopback queue: a queue whose other side is the caller itself. What is enqueued comes back
+// out of dequeue, in order. Useful to test a stage or a checking layer with no second thread, and
+// as the cheapest backend to measure the interface's own cost against.
+#pragma once
+
+#include <vector>
+
+#include "datapath/queue.hpp"
+
+namespace tristate::datapath {
+
+class LoopbackQueue final : public Queue {
+ public:
+  // capacity: descriptors in transit at most (rounded up to a power of two).
+  explicit LoopbackQueue(std::size_t capacity = 1024);
+
+  Registered register_region(std::span<uint8_t> memory) override { return regions_.add(memory); }
+  Status deregister_region(RegionId id) override { return regions_.remove(id); }
+  Status enqueue(const Buffer& buffer) override;
+  Dequeued dequeue() override;
+  const RegionTable& regions() const override { return regions_; }
+
+ private:
+  RegionTable regions_;
+  std::vector<Buffer> slots_;
+  uint64_t head_ = 0, tail_ = 0;  // head: next to write; tail: next to read
+};
+
+}  // namespace tristate::datapath
