@@ -4,7 +4,10 @@
 
 namespace tristate::datapath {
 
-LoopbackQueue::LoopbackQueue(std::size_t capacity) : slots_(std::bit_ceil(capacity < 1 ? 1 : capacity)) {}
+LoopbackQueue::LoopbackQueue(std::size_t capacity, RegionTable* regions)
+    : own_regions_(regions ? nullptr : std::make_unique<RegionTable>()),
+      regions_(regions ? regions : own_regions_.get()),
+      slots_(std::bit_ceil(capacity < 1 ? 1 : capacity)) {}
 
 Status LoopbackQueue::enqueue(const Buffer& buffer) {
   if (head_ - tail_ == slots_.size()) return Status::Full;

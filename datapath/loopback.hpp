@@ -3,6 +3,7 @@
 // as the cheapest backend to measure the interface's own cost against.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "datapath/queue.hpp"
@@ -11,17 +12,20 @@ namespace tristate::datapath {
 
 class LoopbackQueue final : public Queue {
  public:
-  // capacity: descriptors in transit at most (rounded up to a power of two).
-  explicit LoopbackQueue(std::size_t capacity = 1024);
+  // capacity: descriptors in transit at most (rounded up to a power of two). regions: a table
+  // shared with other queues of the same pipeline (it must outlive this queue), or null for a
+  // table of its own.
+  explicit LoopbackQueue(std::size_t capacity = 1024, RegionTable* regions = nullptr);
 
-  Registered register_region(std::span<uint8_t> memory) override { return regions_.add(memory); }
-  Status deregister_region(RegionId id) override { return regions_.remove(id); }
+  Registered register_region(std::span<uint8_t> memory) override { return regions_->add(memory); }
+  Status deregister_region(RegionId id) override { return regions_->remove(id); }
   Status enqueue(const Buffer& buffer) override;
   Dequeued dequeue() override;
-  const RegionTable& regions() const override { return regions_; }
+  const RegionTable& regions() const override { return *regions_; }
 
  private:
-  RegionTable regions_;
+  std::unique_ptr<RegionTable> own_regions_;
+  RegionTable* regions_;
   std::vector<Buffer> slots_;
   uint64_t head_ = 0, tail_ = 0;  // head: next to write; tail: next to read
 };

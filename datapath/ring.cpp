@@ -96,10 +96,10 @@ SpscRing RingChannel::ring(int which) {
   return SpscRing(memory_.bytes().subspan(table_bytes() + which * ring_bytes, ring_bytes), capacity_);
 }
 
-RingChannel::RingChannel(std::size_t capacity)
+RingChannel::RingChannel(std::size_t capacity, RegionTable* regions)
     : capacity_(std::bit_ceil(capacity < 1 ? std::size_t{1} : capacity)),
       memory_(table_bytes() + 2 * round_up(SpscRing::bytes_for(capacity_), kCacheLine)),
-      table_(new (memory_.bytes().data()) RegionTable),
+      table_(regions ? regions : new (memory_.bytes().data()) RegionTable),
       side0_(*table_, ring(0), ring(1)),
       side1_(*table_, ring(1), ring(0)) {}
 

@@ -67,11 +67,12 @@ class SpscRing {
 
 // A queue between two sides (two threads, or two processes forked after it was made): side 0
 // enqueues onto one ring and dequeues from the other, side 1 the other way round. The region
-// table lives in the same shared memory; region memory registered must be mapped at the same
-// address in both processes (shared memory mapped before the fork).
+// table lives in the same shared memory (unless the channel is given one shared with other queues
+// of a pipeline in one process); region memory registered must be mapped at the same address in
+// both processes (shared memory mapped before the fork).
 class RingChannel {
  public:
-  explicit RingChannel(std::size_t capacity = 1024);
+  explicit RingChannel(std::size_t capacity = 1024, RegionTable* regions = nullptr);
   RingChannel(const RingChannel&) = delete;
 
   Queue& side(int which) { return which == 0 ? side0_ : side1_; }
