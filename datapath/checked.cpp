@@ -9,9 +9,80 @@ std::string Violation::message() const {
   return operation + " of " + describe(buffer) + ": " + std::string(describe(status));
 }
 
+namespace {
+
+using Ranges = std::map<uint64_t, uint64_t>;
+
+bool covers(const Ranges& r, uint64_t begin, uint64_t end) {
+  auto it = r.upper_bound(begin);  // first range starting after begin
+  if (it == r.begin()) return false;
+  --it;
+  return it->first <= begin && end <= it->second;
+}
+
+bool overlaps(const Ranges& r, uint64_t begin, uint64_t end) {
+  auto it = r.lower_bound(end);  // first range starting at or after end: cannot overlap
+  if (it == r.begin()) return false;
+  --it;
+  return it->second > begin;
+}
+
+}  // namespace
+
+void Ledger::add_region(RegionId id, uint64_t size) { owned_[id] = Ranges{{0, size}}; }
+
+void Ledger::remove_region(RegionId id) { owned_.erase(id); }
+
+bool Ledger::owns(RegionId id, uint64_t begin, uint64_t end) const {
+  auto it = owned_.find(id);
+  return it != owned_.end() && covers(it->second, begin, end);
+}
+
+bool Ledger::owns_any(RegionId id, uint64_t begin, uint64_t end) const {
+  auto it = owned_.find(id);
+  return it != owned_.end() && overlaps(it->second, begin, end);
+}
+
+void Ledger::take(RegionId id, uint64_t begin, uint64_t end) {
+  // Merge with the neighbours it touches, so that covers() sees one range.
+  Ranges& r = owned_[id];
+  auto next = r.lower_bound(begin);
+  if (next != r.begin()) {
+    auto prev = std::prev(next);
+    if (prev->second == begin) {
+      begin = prev->first;
+      r.erase(prev);
+    }
+  }
+  next = r.find(end);
+  if (next != r.end()) {
+    end = next->second;
+    r.erase(next);
+  }
+  r[begin] = end;
+}
+
+void Ledger::give(RegionId id, uint64_t begin, uint64_t end) {
+  // [begin, end) lies inside one range (the caller checked owns()).
+  Ranges& r = owned_.at(id);
+  auto it = std::prev(r.upper_bound(begin));
+  auto [start, stop] = *it;
+  r.erase(it);
+  if (start < begin) r[start] = begin;
+  if (end < stop) r[end] = stop;
+}
+
+uint64_t Ledger::owned_bytes(RegionId id) const {
+  auto it = owned_.find(id);
+  if (it == owned_.end()) return 0;
+  uint64_t total = 0;
+  for (auto [begin, end] : it->second) total += end - begin;
+  return total;
+}
+
 Registered CheckedQueue::register_region(std::span<uint8_t> memory) {
   Registered r = inner_.register_region(memory);
-  if (r.status == Status::Ok) owned_[r.id] = Ranges{{0, memory.size()}};
+  if (r.status == Status::Ok) ledger_.add_region(r.id, memory.size());
   return r;
 }
 
@@ -19,11 +90,9 @@ Status CheckedQueue::deregister_region(RegionId id) {
   std::span<uint8_t> memory = inner_.regions().memory(id);
   Buffer whole{.region = id, .length = static_cast<uint32_t>(memory.size())};
   if (memory.empty()) return violation(Status::UnknownRegion, "deregister", whole);
-  auto it = owned_.find(id);
-  if (it == owned_.end() || !covers(it->second, 0, memory.size()))
-    return violation(Status::RegionInUse, "deregister", whole);
+  if (!ledger_.owns(id, 0, memory.size())) return violation(Status::RegionInUse, "deregister", whole);
   Status s = inner_.deregister_region(id);
-  if (s == Status::Ok) owned_.erase(it);
+  if (s == Status::Ok) ledger_.remove_region(id);
   return s;
 }
 
@@ -37,25 +106,22 @@ Status CheckedQueue::check_bounds(const Buffer& b) const {
 
 Status CheckedQueue::check_give(const Buffer& b) {
   if (Status s = check_bounds(b); s != Status::Ok) return violation(s, "enqueue", b);
-  auto it = owned_.find(b.region);
-  if (it == owned_.end() || !covers(it->second, b.offset, b.offset + b.length))
-    return violation(Status::NotOwned, "enqueue", b);
-  erase(it->second, b.offset, b.offset + b.length);
+  if (!ledger_.owns(b.region, b.offset, b.offset + b.length)) return violation(Status::NotOwned, "enqueue", b);
+  ledger_.give(b.region, b.offset, b.offset + b.length);
   return Status::Ok;
 }
 
 Status CheckedQueue::check_take(const Buffer& b) {
   if (Status s = check_bounds(b); s != Status::Ok) return violation(s, "dequeue", b);
-  Ranges& mine = owned_[b.region];
-  if (overlaps(mine, b.offset, b.offset + b.length)) return violation(Status::AlreadyOwned, "dequeue", b);
-  insert(mine, b.offset, b.offset + b.length);
+  if (ledger_.owns_any(b.region, b.offset, b.offset + b.length)) return violation(Status::AlreadyOwned, "dequeue", b);
+  ledger_.take(b.region, b.offset, b.offset + b.length);
   return Status::Ok;
 }
 
 Status CheckedQueue::enqueue(const Buffer& b) {
   if (Status s = check_give(b); s != Status::Ok) return s;
   Status s = inner_.enqueue(b);
-  if (s != Status::Ok) insert(owned_[b.region], b.offset, b.offset + b.length);  // still ours
+  if (s != Status::Ok) ledger_.take(b.region, b.offset, b.offset + b.length);  // still ours
   return s;
 }
 
@@ -73,7 +139,7 @@ Batch CheckedQueue::enqueue_batch(std::span<const Buffer> buffers) {
     if ((stop = check_give(buffers[checked])) != Status::Ok) break;
   Batch sent = inner_.enqueue_batch(buffers.first(checked));
   for (std::size_t i = sent.done; i < checked; ++i)
-    insert(owned_[buffers[i].region], buffers[i].offset, buffers[i].offset + buffers[i].length);
+    ledger_.take(buffers[i].region, buffers[i].offset, buffers[i].offset + buffers[i].length);
   if (sent.done < checked) return sent;
   return {checked, stop};
 }
@@ -92,59 +158,10 @@ Batch CheckedQueue::dequeue_batch(std::span<Buffer> out) {
   return kept;
 }
 
-uint64_t CheckedQueue::owned_bytes(RegionId id) const {
-  auto it = owned_.find(id);
-  if (it == owned_.end()) return 0;
-  uint64_t total = 0;
-  for (auto [begin, end] : it->second) total += end - begin;
-  return total;
-}
-
 Status CheckedQueue::violation(Status status, const char* operation, const Buffer& b) {
   ++violations_;
   last_ = Violation{status, operation, b};
   return status;
-}
-
-bool CheckedQueue::covers(const Ranges& r, uint64_t begin, uint64_t end) {
-  auto it = r.upper_bound(begin);  // first range starting after begin
-  if (it == r.begin()) return false;
-  --it;
-  return it->first <= begin && end <= it->second;
-}
-
-bool CheckedQueue::overlaps(const Ranges& r, uint64_t begin, uint64_t end) {
-  auto it = r.lower_bound(end);  // first range starting at or after end: cannot overlap
-  if (it == r.begin()) return false;
-  --it;
-  return it->second > begin;
-}
-
-void CheckedQueue::insert(Ranges& r, uint64_t begin, uint64_t end) {
-  // Merge with the neighbours it touches, so that covers() sees one range.
-  auto next = r.lower_bound(begin);
-  if (next != r.begin()) {
-    auto prev = std::prev(next);
-    if (prev->second == begin) {
-      begin = prev->first;
-      r.erase(prev);
-    }
-  }
-  next = r.find(end);
-  if (next != r.end()) {
-    end = next->second;
-    r.erase(next);
-  }
-  r[begin] = end;
-}
-
-void CheckedQueue::erase(Ranges& r, uint64_t begin, uint64_t end) {
-  // Called only when [begin, end) lies inside one range.
-  auto it = std::prev(r.upper_bound(begin));
-  auto [start, stop] = *it;
-  r.erase(it);
-  if (start < begin) r[start] = begin;
-  if (end < stop) r[end] = stop;
 }
 
 }  // namespace tristate::datapath

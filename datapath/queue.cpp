@@ -20,6 +20,7 @@ std::string_view describe(Status status) {
     case Status::AlreadyOwned: return "dequeue of a buffer this side already owns";
     case Status::RegionInUse: return "deregister of a region with buffers in transit or held by the other side";
     case Status::NoRoom: return "region table full";
+    case Status::Unsupported: return "not supported by this queue";
   }
   return "unknown status";
 }

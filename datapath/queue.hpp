@@ -55,6 +55,7 @@ enum class Status : uint8_t {
   AlreadyOwned,   // dequeue of a buffer this side already owns (a double dequeue)
   RegionInUse,    // deregister while part of the region is in transit or held by the other side
   NoRoom,         // the region table is full
+  Unsupported,    // the backend cannot do this (adding a region to an AF_XDP UMEM)
 };
 std::string_view describe(Status status);
 
