@@ -43,11 +43,11 @@ uint32_t get32(const std::vector<uint8_t>& bytes, std::size_t offset) {
 
 }  // namespace
 
-PacketProgram::PacketProgram(const Module& module, const std::string& name)
-    : PacketProgram(module, name, std::make_shared<MapSet>(module.maps, 1)) {}
+PacketProgram::PacketProgram(const Module& module, const std::string& name, Engine engine)
+    : PacketProgram(module, name, engine, std::make_shared<MapSet>(module.maps, 1)) {}
 
-PacketProgram::PacketProgram(const Module& module, const std::string& name, std::shared_ptr<MapSet> maps)
-    : map_defs_(module.maps), maps_(std::move(maps)) {
+PacketProgram::PacketProgram(const Module& module, const std::string& name, Engine engine, std::shared_ptr<MapSet> maps)
+    : engine_(engine), map_defs_(module.maps), maps_(std::move(maps)) {
   const Program& program = find(module, name);
   name_ = program.name();
   Location where{module.path, name_, std::nullopt};
@@ -57,6 +57,7 @@ PacketProgram::PacketProgram(const Module& module, const std::string& name, std:
   if (!verdict.accepted) throw InputError({module.path, name_, verdict.insn}, "the analyzer refuses the program: " + verdict.reason);
   index_ = static_cast<std::size_t>(&program - module.programs.data());
   interpreter_ = std::make_unique<Interpreter>(module, *maps_);
+  if (engine_ == Engine::Jit) throw InputError(where, "the JIT engine is not built yet");
 }
 
 std::shared_ptr<PacketProgram> PacketProgram::successor(const PacketProgram& old, const Module& module, const std::string& name) {
@@ -65,7 +66,7 @@ std::shared_ptr<PacketProgram> PacketProgram::successor(const PacketProgram& old
   if (!same)
     throw InputError({module.path, name.empty() ? old.name_ : name, std::nullopt},
                      "its maps differ from those of the running program, so they cannot be carried over");
-  return std::shared_ptr<PacketProgram>(new PacketProgram(module, name.empty() ? old.name_ : name, old.maps_));
+  return std::shared_ptr<PacketProgram>(new PacketProgram(module, name.empty() ? old.name_ : name, old.engine_, old.maps_));
 }
 
 PacketProgram::Outcome PacketProgram::run(std::span<uint8_t> bytes, Buffer& buffer) {

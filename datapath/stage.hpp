@@ -35,17 +35,24 @@ enum class XdpAction : uint32_t { Aborted = 0, Drop = 1, Pass = 2, Tx = 3, Redir
 inline constexpr std::size_t kXdpActions = 5;
 std::string_view action_name(XdpAction action);
 
+// How a stage runs its program.
+enum class Engine {
+  Interpreter,  // compiler/interpreter.hpp: every access checked, the reference
+  Jit,          // native code from LLVM 19's ORC JIT (datapath/jit.hpp), unchecked accesses
+};
+
 // One XDP program the analyzer accepted, with its maps, ready to run on packets.
 class PacketProgram {
  public:
   // Program `name` of `module` (the first one when empty) with fresh maps made from the module
   // (seeded by the caller through maps()). InputError naming the file, program and instruction
-  // when the program is not XDP or the analyzer refuses it.
-  PacketProgram(const Module& module, const std::string& name = {});
+  // when the program is not XDP, the analyzer refuses it, or the engine cannot run it.
+  explicit PacketProgram(const Module& module, const std::string& name = {}, Engine engine = Engine::Interpreter);
 
   // The next version of `old`'s program (its optimized form), running on the same maps.
   // InputError when the module's maps differ from the old one's (name, type, key and value size,
   // entries): the maps could not be carried over.
+  // The same engine as the old one's.
   static std::shared_ptr<PacketProgram> successor(const PacketProgram& old, const Module& module, const std::string& name = {});
 
   struct Outcome {
@@ -59,12 +66,14 @@ class PacketProgram {
 
   MapSet& maps() { return *maps_; }
   const std::string& name() const { return name_; }
+  Engine engine() const { return engine_; }
   uint64_t runs() const { return runs_; }
 
  private:
-  PacketProgram(const Module& module, const std::string& name, std::shared_ptr<MapSet> maps);
+  PacketProgram(const Module& module, const std::string& name, Engine engine, std::shared_ptr<MapSet> maps);
 
   std::string name_;
+  Engine engine_ = Engine::Interpreter;
   std::vector<MapDef> map_defs_;
   std::shared_ptr<MapSet> maps_;
   std::unique_ptr<Interpreter> interpreter_;
