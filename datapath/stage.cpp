@@ -56,8 +56,10 @@ PacketProgram::PacketProgram(const Module& module, const std::string& name, Engi
   AnalysisResult verdict = analyze(module, program);
   if (!verdict.accepted) throw InputError({module.path, name_, verdict.insn}, "the analyzer refuses the program: " + verdict.reason);
   index_ = static_cast<std::size_t>(&program - module.programs.data());
-  interpreter_ = std::make_unique<Interpreter>(module, *maps_);
-  if (engine_ == Engine::Jit) throw InputError(where, "the JIT engine is not built yet");
+  if (engine_ == Engine::Jit)
+    jit_ = std::make_unique<JitProgram>(module, program, *maps_);
+  else
+    interpreter_ = std::make_unique<Interpreter>(module, *maps_);
 }
 
 std::shared_ptr<PacketProgram> PacketProgram::successor(const PacketProgram& old, const Module& module, const std::string& name) {
@@ -71,6 +73,34 @@ std::shared_ptr<PacketProgram> PacketProgram::successor(const PacketProgram& old
 
 PacketProgram::Outcome PacketProgram::run(std::span<uint8_t> bytes, Buffer& buffer) {
   ++runs_;
+  return jit_ ? run_jitted(bytes, buffer) : run_interpreted(bytes, buffer);
+}
+
+PacketProgram::Outcome PacketProgram::run_jitted(std::span<uint8_t> bytes, Buffer& buffer) {
+  Outcome outcome;
+  // The frame as BPF_PROG_TEST_RUN (and so the interpreter) has it: the tailroom of a page-sized
+  // buffer is the kernel's skb_shared_info; a packet shorter than Ethernet is not run.
+  const uint32_t tailroom = buffer.length >= Interpreter::kXdpFrameSize ? Interpreter::kXdpTailroom : 0;
+  JitFrame frame;
+  frame.frame_start = reinterpret_cast<uint64_t>(bytes.data());
+  frame.frame_end = frame.frame_start + buffer.length - tailroom;
+  frame.data = frame.data_meta = frame.frame_start + buffer.valid_offset;
+  frame.data_end = frame.data + buffer.valid_length;
+  if (buffer.valid_length < 14 || frame.data_end > frame.frame_end) {
+    outcome.fault = "a packet of " + std::to_string(buffer.valid_length) + " bytes is not one the kernel runs an XDP program on";
+    return outcome;
+  }
+  frame.env = &env_;
+  frame.maps = maps_.get();
+  const uint64_t r0 = jit_->run(frame);
+  buffer.valid_offset = static_cast<uint32_t>(frame.data - frame.frame_start);
+  buffer.valid_length = static_cast<uint32_t>(frame.data_end - frame.data);
+  outcome.action = r0 < kXdpActions ? static_cast<XdpAction>(r0) : XdpAction::Aborted;
+  if (outcome.action == XdpAction::Redirect) outcome.redirect = frame.redirect;
+  return outcome;
+}
+
+PacketProgram::Outcome PacketProgram::run_interpreted(std::span<uint8_t> bytes, Buffer& buffer) {
   Outcome outcome;
   std::span<uint8_t> data = bytes.subspan(buffer.valid_offset, buffer.valid_length);
   try {

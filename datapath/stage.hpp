@@ -26,6 +26,7 @@
 #include "compiler/interpreter.hpp"
 #include "compiler/maps.hpp"
 #include "compiler/program.hpp"
+#include "datapath/jit.hpp"
 #include "datapath/queue.hpp"
 
 namespace tristate::datapath {
@@ -71,12 +72,15 @@ class PacketProgram {
 
  private:
   PacketProgram(const Module& module, const std::string& name, Engine engine, std::shared_ptr<MapSet> maps);
+  Outcome run_interpreted(std::span<uint8_t> bytes, Buffer& buffer);
+  Outcome run_jitted(std::span<uint8_t> bytes, Buffer& buffer);
 
   std::string name_;
   Engine engine_ = Engine::Interpreter;
   std::vector<MapDef> map_defs_;
   std::shared_ptr<MapSet> maps_;
   std::unique_ptr<Interpreter> interpreter_;
+  std::unique_ptr<JitProgram> jit_;
   std::size_t index_ = 0;
   Environment env_;
   PacketResult scratch_;
