@@ -10,7 +10,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <unordered_map>
 
 #include "compiler/byte_spec.hpp"
 #include "compiler/hex.hpp"
@@ -151,8 +154,12 @@ struct MapInstance::Impl {
   std::vector<uint32_t> touched;
   std::vector<bool> is_touched;
 
-  // Every other map but the ring buffer.
-  std::map<Bytes, Entry, KeyLess> entries;
+  // Every other map but the ring buffer: ordered for dumps, with a hash index over it for the
+  // program side's lookups (its keys view the map nodes' own key bytes, which never move).
+  using Entries = std::map<Bytes, Entry, KeyLess>;
+  Entries entries;
+  std::unordered_map<std::string_view, Entries::iterator> index;
+  Bytes lpm_scratch;  // LPM lookups build each candidate prefix's key here
   std::map<uint64_t, const Bytes*> by_use;  // LRU maps: tick of last use -> key in `entries`
   uint64_t tick = 0;
   std::vector<uint32_t> lpm_lengths;        // LPM: how many entries have each prefix length
@@ -243,24 +250,40 @@ struct MapInstance::Impl {
     by_use.emplace(tick, &it->first);
   }
 
-  void erase(std::map<Bytes, Entry, KeyLess>::iterator it) {
+  static std::string_view view(std::span<const uint8_t> key) { return {reinterpret_cast<const char*>(key.data()), key.size()}; }
+  Entries::iterator find(std::span<const uint8_t> key) {
+    auto it = index.find(view(key));
+    return it == index.end() ? entries.end() : it->second;
+  }
+  Entries::iterator emplace_entry(std::span<const uint8_t> key) {
+    auto it = entries.emplace(Bytes(key.begin(), key.end()), Entry{}).first;
+    index.emplace(view(it->first), it);
+    return it;
+  }
+
+  void erase(Entries::iterator it) {
     if (lru && it->second.last_use) by_use.erase(it->second.last_use);
     if (shape == Shape::Lpm) --lpm_lengths[u32_at(it->first)];
     graveyard.push_back(std::move(it->second.value));
+    index.erase(view(it->first));
     entries.erase(it);
   }
 
   // LPM: the entry's identity, (prefixlen, data with the bits past prefixlen cleared). The kernel
   // compares only the first prefixlen bits of the data (lpm_trie.c, longest_prefix_match).
   Bytes lpm_canonical(std::span<const uint8_t> key, uint32_t prefixlen) const {
-    Bytes c(key.begin(), key.end());
+    Bytes c;
+    lpm_canonical_into(c, key, prefixlen);
+    return c;
+  }
+  static void lpm_canonical_into(Bytes& c, std::span<const uint8_t> key, uint32_t prefixlen) {
+    c.assign(key.begin(), key.end());
     std::memcpy(c.data(), &prefixlen, 4);
     for (std::size_t i = 4; i < c.size(); ++i) {
       const uint32_t bit = uint32_t(i - 4) * 8;  // data is big-endian: data[0] holds the top bits
       if (bit >= prefixlen) c[i] = 0;
       else if (prefixlen - bit < 8) c[i] &= uint8_t(0xff << (8 - (prefixlen - bit)));
     }
-    return c;
   }
   uint32_t lpm_max_prefixlen() const { return (def.key_size - 4) * 8; }
 
@@ -268,13 +291,13 @@ struct MapInstance::Impl {
   // LPM updates of non-per-CPU values link a new element and free the old one after RCU, so a
   // pointer from an earlier lookup keeps seeing the old bytes (hashtab.c htab_map_update_elem,
   // lpm_trie.c trie_update_elem). The old value goes to the graveyard.
-  std::map<Bytes, Entry, KeyLess>::iterator store_fresh(std::span<const uint8_t> key, const Bytes& identity,
+  Entries::iterator store_fresh(std::span<const uint8_t> key, const Bytes& identity,
                                                         std::span<const uint8_t> value, unsigned cpu) {
-    auto it = entries.find(identity);
+    auto it = find(identity);
     auto fresh = new_value();
     std::memcpy(fresh.get() + std::size_t(cpu) * stride, value.data(), value.size());
     if (it == entries.end()) {
-      it = entries.emplace(identity, Entry{}).first;
+      it = emplace_entry(identity);
       if (shape == Shape::Lpm) ++lpm_lengths[u32_at(identity)];
     } else {
       graveyard.push_back(std::move(it->second.value));
@@ -296,7 +319,7 @@ struct MapInstance::Impl {
         return array_slot(index, per_cpu ? cpu : 0);
       }
       case Shape::Hash: {
-        auto it = entries.find(key);
+        auto it = find(key);
         if (it == entries.end()) return nullptr;
         mark_used(it);  // htab_lru_map_lookup_elem sets the node's reference bit
         return it->second.value.get() + std::size_t(per_cpu ? cpu : 0) * stride;
@@ -308,7 +331,8 @@ struct MapInstance::Impl {
         if (limit > lpm_max_prefixlen()) return nullptr;
         for (uint32_t p = limit + 1; p-- > 0;) {
           if (!lpm_lengths[p]) continue;
-          auto it = entries.find(lpm_canonical(key, p));
+          lpm_canonical_into(lpm_scratch, key, p);
+          auto it = find(lpm_scratch);
           if (it != entries.end()) return it->second.value.get();
         }
         return nullptr;
@@ -317,7 +341,7 @@ struct MapInstance::Impl {
       case Shape::DevHash: {
         // The stored value (dev_map_lookup_elem gives the bpf_devmap_val; prog arrays have no
         // program-side lookup, but bpf_tail_call reads its slot here).
-        auto it = entries.find(key);
+        auto it = find(key);
         return it == entries.end() ? nullptr : it->second.value.get();
       }
       case Shape::RingBuf: break;
@@ -351,18 +375,18 @@ struct MapInstance::Impl {
         // this model evicts only to insert a new key into a full map. The kernel's LRU is also
         // approximate (per-CPU free lists and reference bits); this model is an exact LRU.
         if (flags > BPF_EXIST) return -EINVAL;
-        auto it = entries.find(key);
+        auto it = find(key);
         if (it != entries.end() && flags == BPF_NOEXIST) return -EEXIST;
         if (it == entries.end() && flags == BPF_EXIST) return -ENOENT;
         if (it == entries.end() && full()) {
           if (!lru) return -E2BIG;
-          erase(entries.find(*by_use.begin()->second));
+          erase(find(*by_use.begin()->second));
         }
         if (per_cpu) {
           // pcpu_copy_value / pcpu_init_value: an existing entry's copy for this CPU is written in
           // place; a new entry starts with this CPU's copy and zeros elsewhere.
           if (it == entries.end()) {
-            it = entries.emplace(Bytes(key.begin(), key.end()), Entry{}).first;
+            it = emplace_entry(key);
             it->second.key.assign(key.begin(), key.end());
             it->second.value = new_value();
           }
@@ -396,7 +420,7 @@ struct MapInstance::Impl {
         // for BPF_EXIST (the running kernel accepts it); -E2BIG when a new key finds the map full;
         // ifindex 0 names no device: -EINVAL (__dev_map_alloc_node).
         if (flags > BPF_EXIST) return -EINVAL;
-        auto it = entries.find(key);
+        auto it = find(key);
         if (it != entries.end() && (flags & BPF_NOEXIST)) return -EEXIST;
         if (u32_at(value) == 0) return -EINVAL;
         if (it == entries.end() && full()) return -E2BIG;
@@ -410,7 +434,7 @@ struct MapInstance::Impl {
 
   int64_t update_slot(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) {
     const uint32_t index = u32_at(key);
-    auto it = entries.find(key);
+    auto it = find(key);
     switch (def.type) {
       case BPF_MAP_TYPE_PROG_ARRAY:
         // bpf_fd_array_map_update_elem: only BPF_ANY; then the index.
@@ -460,7 +484,7 @@ struct MapInstance::Impl {
         // trie_delete_elem: prefixlen past max -EINVAL; only an exact (prefixlen, data) match.
         const uint32_t prefixlen = u32_at(key);
         if (prefixlen > lpm_max_prefixlen()) return -EINVAL;
-        auto it = entries.find(lpm_canonical(key, prefixlen));
+        auto it = find(lpm_canonical(key, prefixlen));
         if (it == entries.end()) return -ENOENT;
         erase(it);
         return 0;
@@ -471,14 +495,14 @@ struct MapInstance::Impl {
         const uint32_t index = u32_at(key);
         const bool prog_array = def.type == BPF_MAP_TYPE_PROG_ARRAY;
         if (index >= def.max_entries) return prog_array ? -E2BIG : -EINVAL;
-        auto it = entries.find(key);
+        auto it = find(key);
         if (it == entries.end()) return prog_array ? -ENOENT : 0;
         erase(it);
         return 0;
       }
       case Shape::Hash:
       case Shape::DevHash: {
-        auto it = entries.find(key);
+        auto it = find(key);
         if (it == entries.end()) return -ENOENT;
         erase(it);
         return 0;
@@ -504,7 +528,7 @@ struct MapInstance::Impl {
   // The user side's exact-key slot for `cpu`, or nullptr (no LRU use, no longest-prefix match).
   uint8_t* exact_slot(std::span<const uint8_t> key, unsigned cpu) {
     if (shape == Shape::Array) return array_slot(u32_at(key), cpu);
-    auto it = entries.find(shape == Shape::Lpm ? lpm_canonical(key, u32_at(key)) : Bytes(key.begin(), key.end()));
+    auto it = find(shape == Shape::Lpm ? lpm_canonical(key, u32_at(key)) : Bytes(key.begin(), key.end()));
     return it == entries.end() ? nullptr : it->second.value.get() + std::size_t(cpu) * stride;
   }
 
@@ -584,6 +608,7 @@ struct MapInstance::Impl {
 
   void clear() {
     if (shape == Shape::Array) reset_array();
+    index.clear();
     entries.clear();
     by_use.clear();
     std::fill(lpm_lengths.begin(), lpm_lengths.end(), 0);
@@ -641,6 +666,12 @@ int64_t MapInstance::ringbuf_output(std::span<const uint8_t> data, uint64_t flag
 void MapInstance::seed(const MapContents& contents) { impl_->seed(contents); }
 MapContents MapInstance::dump() const { return impl_->dump(); }
 void MapInstance::clear() { impl_->clear(); }
+std::optional<MapInstance::ArrayStorage> MapInstance::array_storage() {
+  Impl& m = *impl_;
+  if (m.shape != Shape::Array) return std::nullopt;
+  for (uint32_t i = 0; i < m.def.max_entries; ++i) m.array_slot(i, 0);  // all handed out
+  return ArrayStorage{m.array.get(), m.stride, m.copies, m.def.max_entries};
+}
 
 // --- MapSet ---
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
@@ -96,6 +97,18 @@ class MapInstance {
   MapContents dump() const;
   // Empties the map (arrays: all zero, internal maps: back to their initial value).
   void clear();
+
+  // Arrays and per-CPU arrays: where the values lie, for code that computes their addresses
+  // itself (the datapath's JIT, as the kernel inlines array lookups). Element i's copy for CPU c
+  // is at base + (i * copies + c) * stride; the memory never moves. Every element counts as
+  // handed out afterwards, so clear() resets them all. nullopt for other map types.
+  struct ArrayStorage {
+    uint8_t* base = nullptr;
+    uint32_t stride = 0;
+    uint32_t copies = 1;
+    uint32_t max_entries = 0;
+  };
+  std::optional<ArrayStorage> array_storage();
 
  private:
   struct Impl;

@@ -228,10 +228,10 @@ std::string llvm_message(llvm::Error e) {
 
 class Translator {
  public:
-  Translator(const Module& module, const Program& program, MapSet& maps, llvm::Module& out,
-             const std::vector<std::optional<int64_t>>& ctx_offsets)
-      : module_(module), program_(program), maps_(maps), m_(out), ctx_(out.getContext()), b_(ctx_), d_{b_},
-        ctx_offsets_(ctx_offsets), map_refs_(resolve_map_refs(module, program)) {}
+  Translator(const Module& module, const Program& program, MapSet& maps, unsigned cpu, llvm::Module& out,
+             const std::vector<std::optional<int64_t>>& ctx_offsets, const std::vector<std::optional<int>>& call_maps)
+      : module_(module), program_(program), maps_(maps), cpu_(cpu), m_(out), ctx_(out.getContext()), b_(ctx_), d_{b_},
+        ctx_offsets_(ctx_offsets), call_maps_(call_maps), map_refs_(resolve_map_refs(module, program)) {}
 
   // Emits every function; the entry is named "entry".
   void emit() {
@@ -311,6 +311,19 @@ class Translator {
     b_.CreateBr(block_at(pc, int64_t(pc + slots(insn)), fn));
   }
 
+  // bpf_map_lookup_elem on an array whose map the analyzer knows at this call: the address
+  // computed in place, as the kernel's verifier inlines it (array_map_gen_lookup), no call.
+  bool inline_array_lookup(std::size_t pc) {
+    if (!call_maps_[pc]) return false;
+    std::optional<MapInstance::ArrayStorage> a = maps_[std::size_t(*call_maps_[pc])].array_storage();
+    if (!a) return false;
+    llvm::Value* index = b_.CreateZExt(b_.CreateAlignedLoad(b_.getInt32Ty(), b_.CreateIntToPtr(reg(2), b_.getPtrTy()), llvm::Align(1)), b_.getInt64Ty());
+    llvm::Value* slot = b_.CreateAdd(b_.CreateMul(index, b_.getInt64(a->copies)), b_.getInt64(cpu_));
+    llvm::Value* addr = b_.CreateAdd(b_.getInt64(reinterpret_cast<uint64_t>(a->base)), b_.CreateMul(slot, b_.getInt64(a->stride)));
+    set(0, b_.CreateSelect(b_.CreateICmpULT(index, b_.getInt64(a->max_entries)), addr, b_.getInt64(0)));
+    return true;
+  }
+
   void emit_insn(std::size_t pc, const Decoded& insn, const FunctionRange& fn) {
     if (const auto* a = std::get_if<Alu>(&insn)) {
       // Moves do not read dst (which may never have been written).
@@ -379,6 +392,8 @@ class Translator {
         auto it = functions_.find(std::size_t(int64_t(pc) + 1 + c->imm));
         if (it == functions_.end()) refuse(pc, "a call to a slot that starts no function");
         set(0, b_.CreateCall(fn_type_, it->second, args));
+      } else if (c->kind == CallKind::Helper && c->imm == BPF_FUNC_map_lookup_elem && inline_array_lookup(pc)) {
+        // done
       } else if (c->kind == CallKind::Helper) {
         HelperFn h = helper_for(c->imm);
         if (!h) refuse(pc, "helper " + helper_name(c->imm) + " is not supported by the JIT");
@@ -423,11 +438,13 @@ class Translator {
   const Module& module_;
   const Program& program_;
   MapSet& maps_;
+  unsigned cpu_;
   llvm::Module& m_;
   llvm::LLVMContext& ctx_;
   llvm::IRBuilder<> b_;
   IrDomain d_;
   const std::vector<std::optional<int64_t>>& ctx_offsets_;
+  const std::vector<std::optional<int>>& call_maps_;
   std::vector<MapRef> map_refs_;
   llvm::FunctionType* fn_type_ = nullptr;
   std::map<std::size_t, llvm::Function*> functions_;  // by first slot
@@ -456,20 +473,30 @@ struct JitProgram::Engine {
   std::unique_ptr<llvm::orc::LLJIT> jit;
 };
 
-JitProgram::JitProgram(const Module& module, const Program& program, MapSet& maps) : engine_(std::make_unique<Engine>()) {
+JitProgram::JitProgram(const Module& module, const Program& program, MapSet& maps, unsigned cpu) : engine_(std::make_unique<Engine>()) {
   Location where{module.path, program.name(), std::nullopt};
   if (program.prog_type != BPF_PROG_TYPE_XDP) throw InputError(where, "the JIT compiles XDP programs; this one is " + program.prog_type_name);
 
   // Which loads read the context, and at what offset of it: the analyzer's state before each
   // instruction says what the base register points to on every path that reaches it.
+  // And which map each map_lookup_elem call looks up, when it is the same on every path.
   std::vector<std::optional<int64_t>> ctx_offsets(program.image.size());
-  std::vector<uint8_t> mixed(program.image.size(), 0);
-  std::vector<uint8_t> seen(program.image.size(), 0);
+  std::vector<std::optional<int>> call_maps(program.image.size());
+  std::vector<uint8_t> mixed(program.image.size(), 0), seen(program.image.size(), 0);
+  std::vector<uint8_t> call_seen(program.image.size(), 0), call_mixed(program.image.size(), 0);
   AnalyzeOptions options;
   options.on_state = [&](std::size_t pc, const VerifierState& state) {
     if (pc >= program.image.size()) return;
     DecodeResult r = decode(program.image, pc);
     if (!r.ok()) return;
+    if (const auto* c = std::get_if<Call>(&r.decoded()); c && c->kind == CallKind::Helper && c->imm == BPF_FUNC_map_lookup_elem) {
+      const RegState& m = state.cur().regs[1];
+      std::optional<int> here = m.type == RegType::MapPtr && m.map >= 0 ? std::optional<int>(m.map) : std::nullopt;
+      if (call_seen[pc] && call_maps[pc] != here) call_mixed[pc] = 1;
+      call_seen[pc] = 1;
+      call_maps[pc] = here;
+      return;
+    }
     std::optional<unsigned> base;
     if (const auto* l = std::get_if<Load>(&r.decoded())) base = l->base;
     if (const auto* s = std::get_if<Store>(&r.decoded())) base = s->base;
@@ -484,6 +511,8 @@ JitProgram::JitProgram(const Module& module, const Program& program, MapSet& map
   };
   AnalysisResult verdict = analyze(module, program, options);
   if (!verdict.accepted) throw InputError({module.path, program.name(), verdict.insn}, "the analyzer refuses the program: " + verdict.reason);
+  for (std::size_t pc = 0; pc < call_mixed.size(); ++pc)
+    if (call_mixed[pc]) call_maps[pc].reset();  // several maps reach this call: the helper decides
   for (std::size_t pc = 0; pc < mixed.size(); ++pc)
     if (mixed[pc]) throw InputError({module.path, program.name(), pc}, "the JIT cannot compile this: an access whose base is the context on some paths only");
 
@@ -496,7 +525,7 @@ JitProgram::JitProgram(const Module& module, const Program& program, MapSet& map
   auto ir = std::make_unique<llvm::Module>(program.name(), *context);
   ir->setDataLayout(engine_->jit->getDataLayout());
   ir->setTargetTriple(engine_->jit->getTargetTriple().str());
-  Translator(module, program, maps, *ir, ctx_offsets).emit();
+  Translator(module, program, maps, cpu, *ir, ctx_offsets, call_maps).emit();
   std::string problems;
   llvm::raw_string_ostream os(problems);
   if (llvm::verifyModule(*ir, &os)) throw InternalError("the JIT built invalid IR for " + program.name() + ": " + problems);

@@ -44,9 +44,11 @@ struct JitFrame {
 class JitProgram {
  public:
   // Compiles program `program` of `module` (an XDP program the analyzer accepts) on `maps`
-  // (made from module.maps; it must outlive this). InputError naming the file, program and
-  // instruction for what the JIT does not support; the analyzer's refusal as well.
-  JitProgram(const Module& module, const Program& program, MapSet& maps);
+  // (made from module.maps; it must outlive this), running as CPU `cpu` (which per-CPU array
+  // copies inlined lookups address; the helpers read Environment::cpu, which must agree).
+  // InputError naming the file, program and instruction for what the JIT does not support; the
+  // analyzer's refusal as well.
+  JitProgram(const Module& module, const Program& program, MapSet& maps, unsigned cpu = 0);
   ~JitProgram();
   JitProgram(const JitProgram&) = delete;
 

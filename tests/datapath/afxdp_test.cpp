@@ -168,7 +168,8 @@ bool may_run(const test::VethNamespace& ns, const char* what) {
 
 TEST_CASE("an optimized corpus program on AF_XDP gives the interpreter's verdicts and packets", "[afxdp][e2e]") {
   const std::string object = GENERATE(as<std::string>{}, "xdp_icmp_echo.v3.o", "xdp_drop_proto.v3.o");
-  INFO(object);
+  const Engine engine = GENERATE(Engine::Interpreter, Engine::Jit);
+  INFO(object << (engine == Engine::Jit ? " on the JIT" : " on the interpreter"));
   test::TempDir dir;
   Module original = load_input(test::env("TRISTATE_PROGS_DIR") + "/" + object, {});
   Module better = optimized(object, dir);
@@ -180,7 +181,7 @@ TEST_CASE("an optimized corpus program on AF_XDP gives the interpreter's verdict
   REQUIRE(inside.ok());
   Wire wire(ns.sender());
   REQUIRE(wire.ok());
-  Receiver receiver(ns.receiver(), std::make_shared<PacketProgram>(better));
+  Receiver receiver(ns.receiver(), std::make_shared<PacketProgram>(better, std::string{}, engine));
 
   PacketProgram reference(original);
   std::vector<Bytes> mix = packet_mix();
@@ -221,6 +222,7 @@ TEST_CASE("an optimized corpus program on AF_XDP gives the interpreter's verdict
 }
 
 TEST_CASE("a hot swap on AF_XDP mid-stream loses no packet", "[afxdp][e2e][swap]") {
+  // From the original program on the interpreter to the optimized one compiled by the JIT.
   constexpr std::size_t kPackets = 3000;
   test::TempDir dir;
   Module original = load_input(test::env("TRISTATE_PROGS_DIR") + "/xdp_icmp_echo.v3.o", {});
@@ -233,7 +235,7 @@ TEST_CASE("a hot swap on AF_XDP mid-stream loses no packet", "[afxdp][e2e][swap]
   Wire wire(ns.sender());
   REQUIRE(wire.ok());
   auto v1 = std::make_shared<PacketProgram>(original);
-  auto v2 = PacketProgram::successor(*v1, better);
+  auto v2 = PacketProgram::successor(*v1, better, {}, Engine::Jit);
   Receiver receiver(ns.receiver(), v1);
 
   std::vector<Bytes> mix = packet_mix();
@@ -273,6 +275,8 @@ TEST_CASE("a hot swap on AF_XDP mid-stream loses no packet", "[afxdp][e2e][swap]
   CHECK(v1->runs() > 0);
   CHECK(v2->runs() > 0);
   CHECK(v1->runs() + v2->runs() == kPackets);
+  CHECK(v2->engine() == Engine::Jit);
+  CHECK(&v1->maps() == &v2->maps());
   CHECK(receiver.passed == want_pass);
   CHECK(receiver.stage.stats().by_action[static_cast<int>(XdpAction::Tx)] == want_tx);
   CHECK(receiver.socket.stats().rx_dropped == 0);
