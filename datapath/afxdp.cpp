@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
 #include <bit>
@@ -30,6 +31,10 @@ Buffer frame_of(RegionId region, uint64_t addr, uint32_t frame_size, uint32_t le
   return Buffer{.region = region, .offset = base, .length = frame_size,
                 .valid_offset = static_cast<uint32_t>(addr - base), .valid_length = len};
 }
+
+// libxdp reports on stderr what it falls back to (no dispatcher without a BPF filesystem, say);
+// real failures come back as errors and become InputErrors here.
+int quiet_libxdp(enum libxdp_print_level, const char*, va_list) { return 0; }
 
 }  // namespace
 
@@ -156,6 +161,8 @@ AfXdpSocket::AfXdpSocket(const AfXdpOptions& options, RegionTable& regions)
                    : options.mode == XdpMode::Generic ? XDP_FLAGS_SKB_MODE
                                                       : 0;
   scfg.bind_flags = options.zero_copy ? XDP_ZEROCOPY : XDP_COPY;
+  if (!options.receive) scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
+  libxdp_set_print(quiet_libxdp);
   if (int err = xsk_socket__create(&xsk_, options.ifname.c_str(), options.queue_id, umem_, &rings_->rx, &rings_->tx, &scfg)) {
     xsk_umem__delete(umem_);
     munmap(area_, area_size_);

@@ -13,7 +13,9 @@
 // answers Unsupported.
 //
 // The socket is bound to one queue of an interface; libxdp attaches its default XDP program,
-// which redirects every packet of that queue to the socket, and detaches it when the socket goes.
+// which redirects every packet of that queue to the socket, and detaches it when the socket goes
+// (unless the socket only sends). libxdp's own messages are silenced: what fails becomes the
+// InputError of the constructor.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +40,9 @@ struct AfXdpOptions {
   uint32_t ring_size = 2048;   // descriptors in each of the four rings (a power of two)
   XdpMode mode = XdpMode::Auto;
   bool zero_copy = false;      // copy mode works on every driver (veth included)
+  // Attach libxdp's redirect program to the interface, so that received packets reach the
+  // socket. False for a socket that only sends: the interface's traffic is left alone.
+  bool receive = true;
 };
 
 // The socket's counters (XDP_STATISTICS).

@@ -57,18 +57,19 @@ PacketProgram::PacketProgram(const Module& module, const std::string& name, Engi
   if (!verdict.accepted) throw InputError({module.path, name_, verdict.insn}, "the analyzer refuses the program: " + verdict.reason);
   index_ = static_cast<std::size_t>(&program - module.programs.data());
   if (engine_ == Engine::Jit)
-    jit_ = std::make_unique<JitProgram>(module, program, *maps_);
+    jit_ = std::make_unique<JitProgram>(module, program, *maps_, env_.cpu);
   else
     interpreter_ = std::make_unique<Interpreter>(module, *maps_);
 }
 
-std::shared_ptr<PacketProgram> PacketProgram::successor(const PacketProgram& old, const Module& module, const std::string& name) {
+std::shared_ptr<PacketProgram> PacketProgram::successor(const PacketProgram& old, const Module& module, const std::string& name,
+                                                        std::optional<Engine> engine) {
   bool same = old.map_defs_.size() == module.maps.size();
   for (std::size_t i = 0; same && i < module.maps.size(); ++i) same = same_map(old.map_defs_[i], module.maps[i]);
   if (!same)
     throw InputError({module.path, name.empty() ? old.name_ : name, std::nullopt},
                      "its maps differ from those of the running program, so they cannot be carried over");
-  return std::shared_ptr<PacketProgram>(new PacketProgram(module, name.empty() ? old.name_ : name, old.engine_, old.maps_));
+  return std::shared_ptr<PacketProgram>(new PacketProgram(module, name.empty() ? old.name_ : name, engine.value_or(old.engine_), old.maps_));
 }
 
 PacketProgram::Outcome PacketProgram::run(std::span<uint8_t> bytes, Buffer& buffer) {
@@ -189,7 +190,10 @@ Status Stage::enqueue(const Buffer& in) {
   PacketProgram::Outcome outcome = program_->run(bytes, buffer);
   ++stats_.packets;
   ++stats_.by_action[static_cast<std::size_t>(outcome.action)];
-  if (outcome.fault) ++stats_.faults;
+  if (outcome.fault) {
+    ++stats_.faults;
+    stats_.last_fault = std::move(*outcome.fault);
+  }
   Queue* target = route(outcome);
   Status s = target ? target->enqueue(buffer) : Status::Ok;
   if (s == Status::Full) {

@@ -53,8 +53,10 @@ class PacketProgram {
   // The next version of `old`'s program (its optimized form), running on the same maps.
   // InputError when the module's maps differ from the old one's (name, type, key and value size,
   // entries): the maps could not be carried over.
-  // The same engine as the old one's.
-  static std::shared_ptr<PacketProgram> successor(const PacketProgram& old, const Module& module, const std::string& name = {});
+  // Compiled here, in the caller's thread, so a stage swapping to it never waits for the JIT.
+  // engine: the old one's when not given.
+  static std::shared_ptr<PacketProgram> successor(const PacketProgram& old, const Module& module, const std::string& name = {},
+                                                  std::optional<Engine> engine = std::nullopt);
 
   struct Outcome {
     XdpAction action = XdpAction::Aborted;
@@ -99,6 +101,7 @@ struct StageStats {
   uint64_t packets = 0;
   uint64_t by_action[kXdpActions] = {};
   uint64_t faults = 0;
+  std::string last_fault;  // the reason of the latest fault
   uint64_t returned = 0;  // buffers given back to the sender
   uint64_t refused = 0;   // buffers a route refused (an ownership violation downstream)
   uint64_t swaps = 0;     // program versions installed after the first

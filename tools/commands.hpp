@@ -40,6 +40,8 @@ void add_equiv_command(CLI::App& app, Run& run);
 void add_check_command(CLI::App& app, Run& run);
 void add_test_command(CLI::App& app, Run& run);
 void add_opt_command(CLI::App& app, Run& run);
+void add_load_command(CLI::App& app, Run& run);
+void add_pipeline_command(CLI::App& app, Run& run);
 // `tristate tnum prove|compare|optimal`: the parent in tnum_command.cpp, each verb in its own file.
 void add_tnum_command(CLI::App& app, Run& run);
 void add_tnum_prove_command(CLI::App& tnum, Run& run);

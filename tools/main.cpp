@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   tristate::cli::add_check_command(app, run);
   tristate::cli::add_test_command(app, run);
   tristate::cli::add_opt_command(app, run);
+  tristate::cli::add_load_command(app, run);
+  tristate::cli::add_pipeline_command(app, run);
   tristate::cli::add_tnum_command(app, run);
 
   try {
