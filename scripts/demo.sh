@@ -3,7 +3,8 @@
 # disassembly, ask the analyzer whether the kernel verifier would accept it, run it and a
 # firewall (its maps seeded from JSON) in the interpreter on a TCP packet, then superoptimize the
 # firewall (`tristate opt`: proved, analyzer- and kernel-checked) and run its functional tests on
-# the optimized object in the interpreter and, when bpf() is available, in the kernel.
+# the optimized object in the interpreter and, when bpf() is available, in the kernel; finally
+# run the optimized firewall in a datapath stage on generated packets (`tristate pipeline --jit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
@@ -25,3 +26,7 @@ if [[ $(id -u) -eq 0 ]]; then
 else
   build/tools/tristate test "$out/xdp_firewall.opt.o" --cases benchmarks/progs/xdp_firewall.tests.json
 fi
+# Then run the optimized firewall in a datapath stage, compiled by the JIT, on 10,000 generated
+# packets; the packets it passes are written to a capture.
+build/tools/tristate pipeline --prog "$out/xdp_firewall.opt.o" --maps benchmarks/progs/xdp_firewall.maps.json \
+  --jit --from gen:count=10000,seed=1 --to "pcap:$out/passed.pcap"
