@@ -7,6 +7,7 @@
 #include <linux/bpf.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -153,6 +154,10 @@ struct MapInstance::Impl {
   std::unique_ptr<uint8_t, FreeDeleter> array;
   std::vector<uint32_t> touched;
   std::vector<bool> is_touched;
+  // array_storage() was called: code elsewhere computes element addresses, so clear() resets all.
+  // Atomic because another thread may ask while a program runs on the map (a stage's successor
+  // being compiled); nothing else array_storage() reads ever changes.
+  std::atomic<bool> exposed{false};
 
   // Every other map but the ring buffer: ordered for dumps, with a hash index over it for the
   // program side's lookups (its keys view the map nodes' own key bytes, which never move).
@@ -230,10 +235,12 @@ struct MapInstance::Impl {
   }
   void reset_array() {
     const uint64_t elem = uint64_t(copies) * stride;
-    for (uint32_t i : touched) {
-      std::memset(array.get() + i * elem, 0, elem);
-      is_touched[i] = false;
+    if (exposed.load(std::memory_order_relaxed)) {
+      std::memset(array.get(), 0, elem * def.max_entries);  // array_storage() gave every element out
+    } else {
+      for (uint32_t i : touched) std::memset(array.get() + i * elem, 0, elem);
     }
+    for (uint32_t i : touched) is_touched[i] = false;
     touched.clear();
     if (def.internal) {
       std::memcpy(array_slot(0, 0), def.initial_value.data(), std::min<std::size_t>(def.initial_value.size(), def.value_size));
@@ -669,7 +676,7 @@ void MapInstance::clear() { impl_->clear(); }
 std::optional<MapInstance::ArrayStorage> MapInstance::array_storage() {
   Impl& m = *impl_;
   if (m.shape != Shape::Array) return std::nullopt;
-  for (uint32_t i = 0; i < m.def.max_entries; ++i) m.array_slot(i, 0);  // all handed out
+  m.exposed.store(true, std::memory_order_relaxed);
   return ArrayStorage{m.array.get(), m.stride, m.copies, m.def.max_entries};
 }
 

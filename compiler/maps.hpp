@@ -101,7 +101,8 @@ class MapInstance {
   // Arrays and per-CPU arrays: where the values lie, for code that computes their addresses
   // itself (the datapath's JIT, as the kernel inlines array lookups). Element i's copy for CPU c
   // is at base + (i * copies + c) * stride; the memory never moves. Every element counts as
-  // handed out afterwards, so clear() resets them all. nullopt for other map types.
+  // handed out afterwards, so clear() resets them all. nullopt for other map types. Safe to call
+  // while a program runs on the map in another thread (it changes nothing else the run uses).
   struct ArrayStorage {
     uint8_t* base = nullptr;
     uint32_t stride = 0;

@@ -8,6 +8,7 @@
 #include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -56,7 +57,7 @@ class AfXdpSocket::Rx final : public Queue {
     if (n == 0) return {};
     if (xsk_ring_prod__reserve(&s_.rings_->fill, n, &idx) != n) {
       // All or nothing in libxdp: fall back to what fits.
-      n = xsk_prod_nb_free(&s_.rings_->fill, n);
+      n = std::min<uint32_t>(n, xsk_prod_nb_free(&s_.rings_->fill, n));  // it may report more free than asked
       if (n == 0 || xsk_ring_prod__reserve(&s_.rings_->fill, n, &idx) != n) return {0, Status::Full};
     }
     for (uint32_t i = 0; i < n; ++i) *xsk_ring_prod__fill_addr(&s_.rings_->fill, idx + i) = buffers[i].offset;
@@ -96,7 +97,7 @@ class AfXdpSocket::Tx final : public Queue {
     uint32_t n = static_cast<uint32_t>(buffers.size());
     if (n == 0) return {};
     if (xsk_ring_prod__reserve(&s_.rings_->tx, n, &idx) != n) {
-      n = xsk_prod_nb_free(&s_.rings_->tx, n);
+      n = std::min<uint32_t>(n, xsk_prod_nb_free(&s_.rings_->tx, n));
       if (n == 0 || xsk_ring_prod__reserve(&s_.rings_->tx, n, &idx) != n) {
         kick();  // let the kernel drain the ring
         return {0, Status::Full};

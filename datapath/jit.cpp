@@ -280,6 +280,10 @@ class Translator {
     for (unsigned r = 0; r <= 10; ++r) regs_[r] = b_.CreateAlloca(b_.getInt64Ty(), nullptr, "r" + std::to_string(r));
     llvm::AllocaInst* stack = b_.CreateAlloca(llvm::ArrayType::get(b_.getInt8Ty(), Interpreter::kStackSize), nullptr, "stack");
     stack->setAlignment(llvm::Align(8));
+    // The analyzer, like the kernel for a privileged loader, lets a program read stack it never
+    // wrote (padding read back by a wide load, say): such bytes must be some fixed value, never
+    // LLVM's undef, on which a branch would be undefined. Zero them.
+    b_.CreateMemSet(stack, b_.getInt8(0), Interpreter::kStackSize, llvm::Align(8));
     for (unsigned r = 1; r <= 5; ++r) set(r, f->getArg(r - 1));
     frame_ = f->getArg(5);
     set(10, b_.CreateAdd(b_.CreatePtrToInt(stack, b_.getInt64Ty()), b_.getInt64(Interpreter::kStackSize)));
@@ -421,10 +425,9 @@ class Translator {
           value = reinterpret_cast<uint64_t>(&m);
         } else {
           // Global data: an array of one entry, whose value stays at one address.
-          const uint32_t zero = 0;
-          uint8_t* base = m.lookup({reinterpret_cast<const uint8_t*>(&zero), 4}, 0);
-          if (!base) refuse(pc, "global data whose map has no value");
-          value = reinterpret_cast<uint64_t>(base) + uint64_t(ref.offset);
+          std::optional<MapInstance::ArrayStorage> a = m.array_storage();
+          if (!a) refuse(pc, "global data whose map is not an array");
+          value = reinterpret_cast<uint64_t>(a->base) + uint64_t(ref.offset);
         }
       }
       set(ld->dst, b_.getInt64(value));

@@ -29,6 +29,11 @@ namespace {
 constexpr uint32_t kFrameSize = 4096;
 constexpr uint32_t kHeadroom = 256;  // XDP_PACKET_HEADROOM: where the kernel puts a packet in its frame
 constexpr uint32_t kEthHeader = 14;
+// The longest packet an XDP program runs on in a frame: headroom before it, the kernel's
+// skb_shared_info after it (as BPF_PROG_TEST_RUN, the interpreter and the JIT have it).
+constexpr uint32_t kMaxPacket = kFrameSize - kHeadroom - Interpreter::kXdpTailroom;
+// Generated packets are made up front; more than this would take gigabytes.
+constexpr uint64_t kMaxGenerated = 1'000'000;
 constexpr std::size_t kBatch = 64;
 
 std::string errno_text(int e) { return std::string(std::strerror(e)); }
@@ -39,13 +44,8 @@ uint64_t parse_number(const std::string& text, const std::string& what, const st
   return std::stoull(text);
 }
 
-// gen:SPEC: N, or count=N,seed=S in any order.
-void parse_gen(Endpoint& e) {
-  if (e.arg.empty()) return;
-  if (e.arg.find('=') == std::string::npos) {
-    e.count = parse_number(e.arg, "the packet count", e.spec);
-    return;
-  }
+// gen:SPEC's count=N,seed=S form, in any order.
+void parse_gen_settings(Endpoint& e) {
   std::size_t start = 0;
   while (start <= e.arg.size()) {
     std::size_t comma = e.arg.find(',', start);
@@ -60,6 +60,18 @@ void parse_gen(Endpoint& e) {
                        "unknown generator setting '" + key + "'; gen:SPEC is N or count=N,seed=S");
     start = comma + 1;
   }
+}
+
+// gen:SPEC: N, or count=N,seed=S.
+void parse_gen(Endpoint& e) {
+  if (e.arg.empty()) return;
+  if (e.arg.find('=') == std::string::npos) {
+    e.count = parse_number(e.arg, "the packet count", e.spec);
+  } else {
+    parse_gen_settings(e);
+  }
+  if (e.count > kMaxGenerated)
+    throw InputError(Location{e.spec, {}, std::nullopt}, "at most " + std::to_string(kMaxGenerated) + " generated packets (they are made up front)");
 }
 
 Endpoint split(const std::string& text, const char* option) {
@@ -283,8 +295,8 @@ class Driver {
         refuse("shorter than an Ethernet header (14 bytes)");
         continue;
       }
-      if (p.size() > kFrameSize - kHeadroom) {
-        refuse("longer than a frame holds (" + std::to_string(kFrameSize - kHeadroom) + " bytes)");
+      if (p.size() > kMaxPacket) {
+        refuse("longer than an XDP frame holds (" + std::to_string(kMaxPacket) + " bytes)");
         continue;
       }
       if (pool_free_.empty()) drain();

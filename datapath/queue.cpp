@@ -36,7 +36,7 @@ Registered RegionTable::add(std::span<uint8_t> memory) {
   for (std::size_t i = 0; i < kCapacity; ++i) {
     uint64_t expected = 0;
     if (!entries_[i].size.compare_exchange_strong(expected, kClaimed, std::memory_order_acq_rel)) continue;
-    entries_[i].base = memory.data();
+    entries_[i].base.store(memory.data(), std::memory_order_relaxed);
     entries_[i].size.store(memory.size(), std::memory_order_release);
     return {Status::Ok, static_cast<RegionId>(i + 1)};
   }
@@ -44,8 +44,11 @@ Registered RegionTable::add(std::span<uint8_t> memory) {
 }
 
 Status RegionTable::remove(RegionId id) {
-  if (memory(id).empty()) return Status::UnknownRegion;
-  entries_[id - 1].size.store(0, std::memory_order_release);
+  if (id == 0 || id > kCapacity) return Status::UnknownRegion;
+  uint64_t size = entries_[id - 1].size.load(std::memory_order_acquire);
+  // Only the registration seen here is removed, not one made meanwhile by the other side.
+  if (size == 0 || size == kClaimed || !entries_[id - 1].size.compare_exchange_strong(size, 0, std::memory_order_acq_rel))
+    return Status::UnknownRegion;
   return Status::Ok;
 }
 
@@ -54,7 +57,7 @@ std::span<uint8_t> RegionTable::memory(RegionId id) const {
   const Entry& e = entries_[id - 1];
   uint64_t size = e.size.load(std::memory_order_acquire);
   if (size == 0 || size == kClaimed) return {};
-  return {e.base, size};
+  return {e.base.load(std::memory_order_relaxed), size};
 }
 
 std::span<uint8_t> RegionTable::bytes(const Buffer& b) const {

@@ -93,7 +93,7 @@ class RegionTable {
  private:
   struct Entry {
     std::atomic<uint64_t> size{0};  // 0: free
-    uint8_t* base = nullptr;
+    std::atomic<uint8_t*> base{nullptr};
   };
   Entry entries_[kCapacity];
 };

@@ -238,6 +238,7 @@ TEST_CASE("pipeline: bad input exits with status 2 and writes nothing", "[pipeli
       {{"--prog", object, "--from", "carrier-pigeon:x", "--to", "pcap:" + out}, "unknown scheme 'carrier-pigeon'"},
       {{"--prog", object, "--from", "gen:100", "--to", "gen:5"}, "gen: is a source"},
       {{"--prog", object, "--from", "gen:count=x", "--to", "pcap:" + out}, "count must be a non-negative integer"},
+      {{"--prog", object, "--from", "gen:100000000000", "--to", "pcap:" + out}, "at most 1000000 generated packets"},
       {{"--prog", object, "--from", "pcap:" + dir.file("missing.pcap"), "--to", "pcap:" + out}, "missing.pcap"},
       {{"--prog", corpus("tc_classifier.v3.o"), "--from", "gen:10", "--to", "pcap:" + out}, "XDP"},
       {{"--prog", dir.file("nothing.o"), "--from", "gen:10", "--to", "pcap:" + out}, "nothing.o"},
