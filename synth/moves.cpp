@@ -8,7 +8,7 @@ namespace tristate {
 
 namespace {
 
-constexpr std::array<uint32_t, kMoveKinds> kWeights = {30, 10, 15, 5, 20, 10, 10};
+constexpr std::array<uint32_t, kMoveKinds> kWeights = {30, 10, 15, 5, 20, 10, 10, 5};
 
 template <class T>
 const T& pick(const std::vector<T>& v, std::mt19937_64& rng) {
@@ -30,6 +30,7 @@ const char* move_name(MoveKind k) {
     case MoveKind::Delete: return "delete";
     case MoveKind::Insert: return "insert";
     case MoveKind::Swap: return "swap";
+    case MoveKind::Widen: return "widen";
   }
   return "?";
 }
@@ -126,6 +127,48 @@ void Proposer::mutate_opcode(Insn& insn, std::mt19937_64& rng) const {
   }
 }
 
+bool Proposer::widen(std::vector<Insn>& w, std::size_t start, bool keep_low) {
+  // lo = *(size *)(base + o); hi = *(size *)(base + o + size); hi <<= 8 * size; hi |= lo
+  //   ->  hi = *(2 * size *)(base + o), at the or's place, the other three deleted.
+  // Little-endian: the byte at o is the low one. Whether the rewrite holds where it is found
+  // (base unchanged in between, lo dead afterwards) is for the test cases and the proofs to say.
+  const std::size_t n = w.size();
+  auto load_of = [&](std::size_t i, uint8_t size) {
+    return w[i].opcode == (bpf::LDX | bpf::MEM | size);
+  };
+  for (std::size_t d = 0; d < n; ++d) {
+    const std::size_t a = (start + d) % n;
+    for (uint8_t size : {bpf::B, bpf::H}) {
+      if (!load_of(a, size)) continue;
+      const int width = size == bpf::B ? 1 : 2;
+      const Reg lo = w[a].dst, base = w[a].src;
+      if (lo == base) continue;
+      for (std::size_t b = 0; b < n; ++b) {
+        if (b == a || !load_of(b, size) || w[b].src != base || w[b].dst == lo || w[b].dst == base ||
+            w[b].off != w[a].off + width)
+          continue;
+        const Reg hi = w[b].dst;
+        std::size_t shift = n, join = n;
+        for (std::size_t i = b + 1; i < n && shift == n; ++i) {
+          const uint8_t op = w[i].opcode & ~uint8_t(bpf::ALU ^ bpf::ALU64);
+          if ((op == (bpf::ALU | bpf::LSH | bpf::K)) && w[i].dst == hi && w[i].imm == 8 * width) shift = i;
+        }
+        for (std::size_t i = std::max(a, shift) + 1; i < n && shift < n && join == n; ++i) {
+          const uint8_t op = w[i].opcode & ~uint8_t(bpf::ALU ^ bpf::ALU64);
+          if (op == (bpf::ALU | bpf::OR | bpf::X) && w[i].dst == hi && w[i].src == lo) join = i;
+        }
+        if (join == n) continue;
+        const uint8_t wide = size == bpf::B ? bpf::H : bpf::W;
+        w[join] = make_insn(bpf::LDX | bpf::MEM | wide, hi, base, w[a].off, 0);
+        w[b] = w[shift] = kNop;
+        if (!keep_low) w[a] = kNop;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 MoveInfo Proposer::propose(std::vector<Insn>& w, std::mt19937_64& rng) {
   MoveInfo info;
   info.before = w;
@@ -160,6 +203,7 @@ MoveInfo Proposer::propose(std::vector<Insn>& w, std::mt19937_64& rng) {
       break;
     }
     case MoveKind::Swap: std::swap(w[at], w[std::size_t(rng() % n)]); break;
+    case MoveKind::Widen: widen(w, at, rng() % 2 == 0); break;
   }
   for (std::size_t i = 0; i < n; ++i)
     if (!(w[i] == info.before[i])) info.changed.push_back(i);

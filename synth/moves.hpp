@@ -19,8 +19,11 @@
 
 namespace tristate {
 
-enum class MoveKind : uint8_t { Operand, Opcode, Instruction, Pair, Delete, Insert, Swap };
-inline constexpr std::size_t kMoveKinds = 7;
+// Widen: two adjacent narrow loads joined by a shift and an or (`r4 = *(u8 *)(r1 + 12);
+// r5 = *(u8 *)(r1 + 13); w5 <<= 8; w5 |= w4`, clang's form of an unaligned u16 read) become one
+// wider load; a rewrite random moves would need four steps in a row to find.
+enum class MoveKind : uint8_t { Operand, Opcode, Instruction, Pair, Delete, Insert, Swap, Widen };
+inline constexpr std::size_t kMoveKinds = 8;
 const char* move_name(MoveKind k);
 
 struct MoveInfo {
@@ -44,6 +47,11 @@ class Proposer {
 
   // A random instruction of the pool (one slot, not a jump), as the Instruction move draws it.
   Insn random_insn(std::mt19937_64& rng) const;
+
+  // The Widen rewrite on the first pattern found from window position `start` on (wrapping);
+  // false, and the window unchanged, when there is none. `keep_low` keeps the low half's load
+  // (for code that reads that register again afterwards).
+  static bool widen(std::vector<Insn>& window, std::size_t start, bool keep_low = false);
 
   std::array<MoveCounts, kMoveKinds> counts{};
 

@@ -71,3 +71,40 @@ TEST_CASE("memory offsets come from the window's accesses and their neighbours",
     REQUIRE(near);
   }
 }
+
+TEST_CASE("the widen move joins two narrow loads, their shift and their or into one load", "[moves]") {
+  SECTION("two bytes into a u16, in clang's order") {
+    std::vector<Insn> w = assemble("r4 = *(u8 *)(r1 + 12)\nr5 = *(u8 *)(r1 + 13)\nw5 <<= 8\nw5 |= w4\nr0 = 1\n");
+    REQUIRE(Proposer::widen(w, 3));
+    const std::vector<Insn> want = {kNop, kNop, kNop, assemble("r5 = *(u16 *)(r1 + 12)\n")[0], assemble("r0 = 1\n")[0]};
+    CHECK(w == want);
+  }
+  SECTION("keeping the low byte's load, for code that reads it afterwards") {
+    std::vector<Insn> w = assemble("r4 = *(u8 *)(r1 + 12)\nr5 = *(u8 *)(r1 + 13)\nw5 <<= 8\nw5 |= w4\n");
+    REQUIRE(Proposer::widen(w, 0, true));
+    const std::vector<Insn> want = {assemble("r4 = *(u8 *)(r1 + 12)\n")[0], kNop, kNop, assemble("r5 = *(u16 *)(r1 + 12)\n")[0]};
+    CHECK(w == want);
+  }
+  SECTION("interleaved, the shift before the low byte's load") {
+    std::vector<Insn> w = assemble("r2 = *(u8 *)(r1 + 11)\nw2 <<= 8\nr3 = *(u8 *)(r1 + 10)\nw2 |= w3\n");
+    REQUIRE(Proposer::widen(w, 0));
+    const std::vector<Insn> want = {kNop, kNop, kNop, assemble("r2 = *(u16 *)(r1 + 10)\n")[0]};
+    CHECK(w == want);
+  }
+  SECTION("two halves into a u32") {
+    std::vector<Insn> w = assemble("r4 = *(u16 *)(r6 + 4)\nr5 = *(u16 *)(r6 + 6)\nr5 <<= 16\nr5 |= r4\n");
+    REQUIRE(Proposer::widen(w, 0));
+    const std::vector<Insn> want = {kNop, kNop, kNop, assemble("r5 = *(u32 *)(r6 + 4)\n")[0]};
+    CHECK(w == want);
+  }
+  SECTION("no pattern: bytes not adjacent, or the wrong shift") {
+    for (const char* text : {"r4 = *(u8 *)(r1 + 12)\nr5 = *(u8 *)(r1 + 14)\nw5 <<= 8\nw5 |= w4\n",
+                             "r4 = *(u8 *)(r1 + 12)\nr5 = *(u8 *)(r1 + 13)\nw5 <<= 16\nw5 |= w4\n",
+                             "r4 = *(u8 *)(r1 + 12)\nr5 = *(u8 *)(r2 + 13)\nw5 <<= 8\nw5 |= w4\n"}) {
+      std::vector<Insn> w = assemble(text);
+      const std::vector<Insn> before = w;
+      CHECK_FALSE(Proposer::widen(w, 0));
+      CHECK(w == before);
+    }
+  }
+}

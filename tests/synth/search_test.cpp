@@ -30,6 +30,9 @@ Program without_removed(const Program& p, const ProgramSearch& s) {
   }
   for (std::size_t f = 0; f < out.functions.size(); ++f)
     out.functions[f].size = (f + 1 < out.functions.size() ? out.functions[f + 1].start : out.image.size()) - out.functions[f].start;
+  // The entry's relocations (map loads) move with their instructions; the search edits only the
+  // entry, which starts the image, so its slots are the image's.
+  for (Relocation& rel : out.entry.relocs) rel.insn = std::size_t(r.old_to_new[rel.insn]);
   return out;
 }
 
