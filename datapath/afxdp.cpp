@@ -37,12 +37,21 @@ Buffer frame_of(RegionId region, uint64_t addr, uint32_t frame_size, uint32_t le
 // real failures come back as errors and become InputErrors here.
 int quiet_libxdp(enum libxdp_print_level, const char*, va_list) { return 0; }
 
+// Reserves up to `n` slots of a producer ring (libxdp's reserve is all or nothing): how many.
+uint32_t reserve_up_to(xsk_ring_prod* ring, uint32_t n, uint32_t* idx) {
+  if (n == 0) return 0;
+  if (xsk_ring_prod__reserve(ring, n, idx) == n) return n;
+  n = std::min<uint32_t>(n, xsk_prod_nb_free(ring, n));  // it may report more free than asked
+  return n && xsk_ring_prod__reserve(ring, n, idx) == n ? n : 0;
+}
+
 }  // namespace
 
-// The RX side: enqueue = the fill ring, dequeue = the RX ring.
-class AfXdpSocket::Rx final : public Queue {
+// What a socket's two queues share: a UMEM that takes no new region, and single-descriptor
+// operations as batches of one.
+class AfXdpSocket::UmemQueue : public Queue {
  public:
-  explicit Rx(AfXdpSocket& s) : s_(s) {}
+  explicit UmemQueue(AfXdpSocket& s) : s_(s) {}
   Registered register_region(std::span<uint8_t>) override { return {Status::Unsupported, 0}; }
   Status deregister_region(RegionId) override { return Status::Unsupported; }
   Status enqueue(const Buffer& b) override { return enqueue_batch({&b, 1}).done == 1 ? Status::Ok : Status::Full; }
@@ -51,22 +60,26 @@ class AfXdpSocket::Rx final : public Queue {
     d.status = dequeue_batch({&d.buffer, 1}).done == 1 ? Status::Ok : Status::Empty;
     return d;
   }
+  const RegionTable& regions() const override { return s_.regions_; }
+
+ protected:
+  AfXdpSocket& s_;
+};
+
+// The RX side: enqueue = the fill ring, dequeue = the RX ring.
+class AfXdpSocket::Rx final : public UmemQueue {
+ public:
+  using UmemQueue::UmemQueue;
   Batch enqueue_batch(std::span<const Buffer> buffers) override {
     uint32_t idx = 0;
-    uint32_t n = static_cast<uint32_t>(buffers.size());
-    if (n == 0) return {};
-    if (xsk_ring_prod__reserve(&s_.rings_->fill, n, &idx) != n) {
-      // All or nothing in libxdp: fall back to what fits.
-      n = std::min<uint32_t>(n, xsk_prod_nb_free(&s_.rings_->fill, n));  // it may report more free than asked
-      if (n == 0 || xsk_ring_prod__reserve(&s_.rings_->fill, n, &idx) != n) return {0, Status::Full};
-    }
+    const uint32_t n = reserve_up_to(&s_.rings_->fill, static_cast<uint32_t>(buffers.size()), &idx);
     for (uint32_t i = 0; i < n; ++i) *xsk_ring_prod__fill_addr(&s_.rings_->fill, idx + i) = buffers[i].offset;
-    xsk_ring_prod__submit(&s_.rings_->fill, n);
+    if (n) xsk_ring_prod__submit(&s_.rings_->fill, n);
     return {n, n == buffers.size() ? Status::Ok : Status::Full};
   }
   Batch dequeue_batch(std::span<Buffer> out) override {
     uint32_t idx = 0;
-    uint32_t n = xsk_ring_cons__peek(&s_.rings_->rx, static_cast<uint32_t>(out.size()), &idx);
+    const uint32_t n = xsk_ring_cons__peek(&s_.rings_->rx, static_cast<uint32_t>(out.size()), &idx);
     for (uint32_t i = 0; i < n; ++i) {
       const xdp_desc* d = xsk_ring_cons__rx_desc(&s_.rings_->rx, idx + i);
       out[i] = frame_of(s_.umem_region_, d->addr, s_.options_.frame_size, d->len);
@@ -74,59 +87,37 @@ class AfXdpSocket::Rx final : public Queue {
     if (n) xsk_ring_cons__release(&s_.rings_->rx, n);
     return {n, n == out.size() ? Status::Ok : Status::Empty};
   }
-  const RegionTable& regions() const override { return s_.regions_; }
-
- private:
-  AfXdpSocket& s_;
 };
 
 // The TX side: enqueue = the TX ring (and a wakeup), dequeue = the completion ring.
-class AfXdpSocket::Tx final : public Queue {
+class AfXdpSocket::Tx final : public UmemQueue {
  public:
-  explicit Tx(AfXdpSocket& s) : s_(s) {}
-  Registered register_region(std::span<uint8_t>) override { return {Status::Unsupported, 0}; }
-  Status deregister_region(RegionId) override { return Status::Unsupported; }
-  Status enqueue(const Buffer& b) override { return enqueue_batch({&b, 1}).done == 1 ? Status::Ok : Status::Full; }
-  Dequeued dequeue() override {
-    Dequeued d;
-    d.status = dequeue_batch({&d.buffer, 1}).done == 1 ? Status::Ok : Status::Empty;
-    return d;
-  }
+  using UmemQueue::UmemQueue;
   Batch enqueue_batch(std::span<const Buffer> buffers) override {
     uint32_t idx = 0;
-    uint32_t n = static_cast<uint32_t>(buffers.size());
-    if (n == 0) return {};
-    if (xsk_ring_prod__reserve(&s_.rings_->tx, n, &idx) != n) {
-      n = std::min<uint32_t>(n, xsk_prod_nb_free(&s_.rings_->tx, n));
-      if (n == 0 || xsk_ring_prod__reserve(&s_.rings_->tx, n, &idx) != n) {
-        kick();  // let the kernel drain the ring
-        return {0, Status::Full};
-      }
-    }
+    const uint32_t n = reserve_up_to(&s_.rings_->tx, static_cast<uint32_t>(buffers.size()), &idx);
     for (uint32_t i = 0; i < n; ++i) {
       xdp_desc* d = xsk_ring_prod__tx_desc(&s_.rings_->tx, idx + i);
       d->addr = buffers[i].offset + buffers[i].valid_offset;
       d->len = buffers[i].valid_length;
       d->options = 0;
     }
-    xsk_ring_prod__submit(&s_.rings_->tx, n);
-    kick();
+    if (n) xsk_ring_prod__submit(&s_.rings_->tx, n);
+    if (n || !buffers.empty()) kick();  // sends what was submitted, or lets the kernel drain a full ring
     return {n, n == buffers.size() ? Status::Ok : Status::Full};
   }
   Batch dequeue_batch(std::span<Buffer> out) override {
     uint32_t idx = 0;
-    uint32_t n = xsk_ring_cons__peek(&s_.rings_->completion, static_cast<uint32_t>(out.size()), &idx);
+    const uint32_t n = xsk_ring_cons__peek(&s_.rings_->completion, static_cast<uint32_t>(out.size()), &idx);
     for (uint32_t i = 0; i < n; ++i)
       out[i] = frame_of(s_.umem_region_, *xsk_ring_cons__comp_addr(&s_.rings_->completion, idx + i), s_.options_.frame_size, 0);
     if (n) xsk_ring_cons__release(&s_.rings_->completion, n);
     return {n, n == out.size() ? Status::Ok : Status::Empty};
   }
-  const RegionTable& regions() const override { return s_.regions_; }
 
  private:
   // Copy mode sends only from a system call.
   void kick() { sendto(xsk_socket__fd(s_.xsk_), nullptr, 0, MSG_DONTWAIT, nullptr, 0); }
-  AfXdpSocket& s_;
 };
 
 AfXdpSocket::AfXdpSocket(const AfXdpOptions& options, RegionTable& regions)

@@ -73,6 +73,7 @@ class AfXdpSocket {
   int fd() const;
 
  private:
+  class UmemQueue;
   class Rx;
   class Tx;
   struct Rings;

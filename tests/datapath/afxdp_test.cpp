@@ -37,51 +37,6 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-// A packet socket on the sending end of the veth: sends frames, reads the ones that arrive.
-class Wire {
- public:
-  explicit Wire(const std::string& ifname) {
-    fd_ = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-    ifindex_ = if_nametoindex(ifname.c_str());
-    sockaddr_ll addr{};
-    addr.sll_family = AF_PACKET;
-    addr.sll_protocol = htons(ETH_P_ALL);
-    addr.sll_ifindex = static_cast<int>(ifindex_);
-    ok_ = fd_ >= 0 && ifindex_ != 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~Wire() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return ok_; }
-  bool send(const Bytes& frame) {
-    sockaddr_ll to{};
-    to.sll_family = AF_PACKET;
-    to.sll_ifindex = static_cast<int>(ifindex_);
-    to.sll_halen = 6;
-    std::memcpy(to.sll_addr, frame.data(), 6);
-    return sendto(fd_, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == static_cast<ssize_t>(frame.size());
-  }
-  // The next frame that arrived on the link (not one this end sent), or nothing within `ms`.
-  std::optional<Bytes> receive(int ms) {
-    Bytes buf(2048);
-    for (;;) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, ms) <= 0) return std::nullopt;
-      sockaddr_ll from{};
-      socklen_t len = sizeof from;
-      ssize_t n = recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-      if (n < 0) return std::nullopt;
-      if (from.sll_pkttype == PACKET_OUTGOING) continue;
-      buf.resize(static_cast<std::size_t>(n));
-      return buf;
-    }
-  }
-
- private:
-  int fd_ = -1;
-  unsigned ifindex_ = 0;
-  bool ok_ = false;
-};
 
 // The receiving end: the AF_XDP socket, a checking layer on both of its queues sharing the
 // user side's ledger, and a stage whose pass route is a host sink and whose tx route is the
@@ -179,7 +134,7 @@ TEST_CASE("an optimized corpus program on AF_XDP gives the interpreter's verdict
   if (!may_run(ns, "the AF_XDP end-to-end test")) return;
   test::VethNamespace::Inside inside(ns);
   REQUIRE(inside.ok());
-  Wire wire(ns.sender());
+  test::Wire wire(ns.sender());
   REQUIRE(wire.ok());
   Receiver receiver(ns.receiver(), std::make_shared<PacketProgram>(better, std::string{}, engine));
 
@@ -232,7 +187,7 @@ TEST_CASE("a hot swap on AF_XDP mid-stream loses no packet", "[afxdp][e2e][swap]
   if (!may_run(ns, "the AF_XDP hot swap test")) return;
   test::VethNamespace::Inside inside(ns);
   REQUIRE(inside.ok());
-  Wire wire(ns.sender());
+  test::Wire wire(ns.sender());
   REQUIRE(wire.ok());
   auto v1 = std::make_shared<PacketProgram>(original);
   auto v2 = PacketProgram::successor(*v1, better, {}, Engine::Jit);

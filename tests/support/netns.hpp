@@ -3,7 +3,10 @@
 // the object dies. IPv6 is off in it, so the links send nothing of their own.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace tristate::test {
 
@@ -37,6 +40,24 @@ class VethNamespace {
 
  private:
   std::string name_, a_ = "tsa", b_ = "tsb", error_;
+};
+
+// A packet socket (AF_PACKET) on one end of a link, for sending test frames and reading the ones
+// that arrive. Make it inside the namespace (VethNamespace::Inside); check ok().
+class Wire {
+ public:
+  explicit Wire(const std::string& ifname);
+  ~Wire();
+  Wire(const Wire&) = delete;
+  bool ok() const { return ok_; }
+  bool send(const std::vector<uint8_t>& frame);
+  // The next frame that arrived on the link (not one this end sent), or nothing within `ms`.
+  std::optional<std::vector<uint8_t>> receive(int ms);
+
+ private:
+  int fd_ = -1;
+  unsigned ifindex_ = 0;
+  bool ok_ = false;
 };
 
 }  // namespace tristate::test

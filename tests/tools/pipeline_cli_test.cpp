@@ -84,50 +84,6 @@ std::map<std::string, uint64_t> verdicts(const json& j) {
   return out;
 }
 
-// A packet socket on the sending end of the veth (as in tests/datapath/afxdp_test.cpp).
-class Wire {
- public:
-  explicit Wire(const std::string& ifname) {
-    fd_ = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-    ifindex_ = if_nametoindex(ifname.c_str());
-    sockaddr_ll addr{};
-    addr.sll_family = AF_PACKET;
-    addr.sll_protocol = htons(ETH_P_ALL);
-    addr.sll_ifindex = static_cast<int>(ifindex_);
-    ok_ = fd_ >= 0 && ifindex_ != 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~Wire() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return ok_; }
-  bool send(const Bytes& frame) {
-    sockaddr_ll to{};
-    to.sll_family = AF_PACKET;
-    to.sll_ifindex = static_cast<int>(ifindex_);
-    to.sll_halen = 6;
-    std::memcpy(to.sll_addr, frame.data(), 6);
-    return sendto(fd_, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == static_cast<ssize_t>(frame.size());
-  }
-  std::optional<Bytes> receive(int ms) {
-    Bytes buf(2048);
-    for (;;) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, ms) <= 0) return std::nullopt;
-      sockaddr_ll from{};
-      socklen_t len = sizeof from;
-      ssize_t n = recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-      if (n < 0) return std::nullopt;
-      if (from.sll_pkttype == PACKET_OUTGOING) continue;
-      buf.resize(static_cast<std::size_t>(n));
-      return buf;
-    }
-  }
-
- private:
-  int fd_ = -1;
-  unsigned ifindex_ = 0;
-  bool ok_ = false;
-};
 
 }  // namespace
 
