@@ -263,17 +263,8 @@ void atomic(Executor& x, const Atomic& at) {
   const uint64_t old = read_bytes(a, n, int64_t(b.value) + at.off);
   const uint64_t src = scalar(x, at.src);
   const bool is64 = at.width == Width::DW;
-  uint64_t next = old;
-  switch (at.op) {
-    case AtomicOp::Add: next = alu_result(kDomain, AluOp::Add, is64, old, src); break;
-    case AtomicOp::Or: next = alu_result(kDomain, AluOp::Or, is64, old, src); break;
-    case AtomicOp::And: next = alu_result(kDomain, AluOp::And, is64, old, src); break;
-    case AtomicOp::Xor: next = alu_result(kDomain, AluOp::Xor, is64, old, src); break;
-    case AtomicOp::Xchg: next = is64 ? src : kDomain.zext(src, 32); break;
-    case AtomicOp::CmpXchg:
-      if (condition(kDomain, Cond::Eq, is64, old, scalar(x, 0))) next = is64 ? src : kDomain.zext(src, 32);
-      break;
-  }
+  const uint64_t r0 = at.op == AtomicOp::CmpXchg ? scalar(x, 0) : 0;
+  const uint64_t next = atomic_result(kDomain, at.op, is64, old, src, r0);
   write_bytes(a, n, next);
   if (b.kind == Kind::MapValue) x.regions[b.region].written = true;
   if (at.op == AtomicOp::CmpXchg)

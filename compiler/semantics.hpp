@@ -95,6 +95,23 @@ typename D::Bool condition(const D& d, Cond cond, bool is64, typename D::Value l
   return d.eq(a, b);
 }
 
+// The value an atomic read-modify-write (BPF_ATOMIC) leaves in memory, from the value there
+// (`old`, zero-extended for 32-bit operations), the source register and, for CmpXchg, r0 (the
+// caller reads r0 only for CmpXchg).
+template <class D>
+typename D::Value atomic_result(const D& d, AtomicOp op, bool is64, typename D::Value old, typename D::Value src,
+                                typename D::Value r0) {
+  switch (op) {
+    case AtomicOp::Add: return alu_result(d, AluOp::Add, is64, old, src);
+    case AtomicOp::Or: return alu_result(d, AluOp::Or, is64, old, src);
+    case AtomicOp::And: return alu_result(d, AluOp::And, is64, old, src);
+    case AtomicOp::Xor: return alu_result(d, AluOp::Xor, is64, old, src);
+    case AtomicOp::Xchg: return is64 ? src : d.zext(src, 32);
+    case AtomicOp::CmpXchg: return d.ite(condition(d, Cond::Eq, is64, old, r0), is64 ? src : d.zext(src, 32), old);
+  }
+  return old;
+}
+
 // The concrete domain: plain 64-bit integers, with SMT-LIB's total semantics and no undefined
 // behaviour for any input.
 struct ConcreteDomain {

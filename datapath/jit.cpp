@@ -372,18 +372,8 @@ class Translator {
       llvm::Value* addr = address(at->base, at->off);
       llvm::Value* old = load(addr, bits, false);
       llvm::Value* src = reg(at->src);
-      llvm::Value* next = old;
-      switch (at->op) {
-        case AtomicOp::Add: next = alu_result(d_, AluOp::Add, is64, old, src); break;
-        case AtomicOp::Or: next = alu_result(d_, AluOp::Or, is64, old, src); break;
-        case AtomicOp::And: next = alu_result(d_, AluOp::And, is64, old, src); break;
-        case AtomicOp::Xor: next = alu_result(d_, AluOp::Xor, is64, old, src); break;
-        case AtomicOp::Xchg: next = is64 ? src : d_.zext(src, 32); break;
-        case AtomicOp::CmpXchg:
-          next = d_.ite(condition(d_, Cond::Eq, is64, old, reg(0)), is64 ? src : d_.zext(src, 32), old);
-          break;
-      }
-      store(addr, bits, next);
+      llvm::Value* r0 = at->op == AtomicOp::CmpXchg ? reg(0) : old;  // r0 is read only by CmpXchg
+      store(addr, bits, atomic_result(d_, at->op, is64, old, src, r0));
       if (at->op == AtomicOp::CmpXchg)
         set(0, old);
       else if (at->fetch)

@@ -878,17 +878,8 @@ class Executor {
     const z3::expr old = n == 8 ? old_bytes : z3::zext(old_bytes, 32);
     const z3::expr src = scalar(s, at.src);
     const bool is64 = at.width == Width::DW;
-    z3::expr next = old;
-    switch (at.op) {
-      case AtomicOp::Add: next = alu_result(d_, AluOp::Add, is64, old, src); break;
-      case AtomicOp::Or: next = alu_result(d_, AluOp::Or, is64, old, src); break;
-      case AtomicOp::And: next = alu_result(d_, AluOp::And, is64, old, src); break;
-      case AtomicOp::Xor: next = alu_result(d_, AluOp::Xor, is64, old, src); break;
-      case AtomicOp::Xchg: next = is64 ? src : d_.zext(src, 32); break;
-      case AtomicOp::CmpXchg:
-        next = z3::ite(condition(d_, Cond::Eq, is64, old, scalar(s, 0)), is64 ? src : d_.zext(src, 32), old);
-        break;
-    }
+    const z3::expr r0 = at.op == AtomicOp::CmpXchg ? scalar(s, 0) : old;  // r0 is read only by CmpXchg
+    const z3::expr next = atomic_result(d_, at.op, is64, old, src, r0);
     write(s, p, at.off, n, n == 8 ? next : next.extract(8 * n - 1, 0));
     if (at.op == AtomicOp::CmpXchg)
       s.r[0] = scalar_reg(old);
