@@ -344,7 +344,9 @@ int main(int argc, char** argv) {
       row["proved"] = !optimizer ? "–" : changed ? (stat("gates").value("z3", "").rfind("passed", 0) == 0 ? "yes" : "NO") : "unchanged";
       row["kernel_packets"] = !changed ? json("–")
                               : stat("gates").value("kernel", "").rfind("passed", 0) == 0
-                                  ? json(std::to_string(stat("kernel_packets").get<int>()) + " same")
+                                  ? (stat("kernel_packets").get<int>() == 0
+                                         ? json("loaded; type not test-runnable")
+                                         : json(std::to_string(stat("kernel_packets").get<int>()) + " same"))
                                   : json("NO: " + stat("gates").value("kernel", ""));
       if (!stat("reason").is_null()) row["unchanged_reason"] = stat("reason");
 

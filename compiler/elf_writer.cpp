@@ -379,6 +379,7 @@ class Writer {
   }
 
   void move_relocations() {
+    std::map<std::size_t, std::set<std::size_t>> dropped;  // per SHT_REL section: entries dropped
     for (auto& [index, cs] : code_) {
       if (!cs.edited) continue;
       for (const auto& [offset, r] : cs.relocs) {
@@ -389,13 +390,29 @@ class Writer {
         const FunctionSpan* f = cs.containing(slot);
         const std::string what =
             "relocation (type " + std::to_string(r.type) + " against " + symbols_[r.sym].name + ")";
-        if (!cs.kept[slot]) throw error(f, slot, what + " on an instruction the edit removes");
+        if (!cs.kept[slot]) {
+          // A map or global-data load the edit removes (tail merging removes repeated code) takes
+          // its relocation with it; anything else removed under a relocation is refused.
+          if (insn_at(sections_[cs.index].bytes, slot).opcode == kLdImm64 && !code_of(symbols_[r.sym])) {
+            dropped[r.rel_section].insert(r.entry);
+            continue;
+          }
+          throw error(f, slot, what + " on an instruction the edit removes");
+        }
         const Insn before = insn_at(sections_[cs.index].bytes, slot), after = insn_at(cs.data, cs.prefix[slot]);
         if (before.opcode != after.opcode)
           throw error(f, slot, what + " on an instruction whose opcode the edit changes (" +
                                    std::to_string(before.opcode) + " to " + std::to_string(after.opcode) + ")");
         put64(replaced(r.rel_section), r.entry * kRelSize, uint64_t(cs.prefix[slot]) * kInsnSize);
       }
+    }
+    for (const auto& [section, entries] : dropped) {
+      const std::vector<uint8_t>& old = replaced(section);
+      std::vector<uint8_t> bytes;
+      for (std::size_t i = 0; i < old.size() / kRelSize; ++i)
+        if (!entries.count(i))
+          bytes.insert(bytes.end(), old.begin() + std::ptrdiff_t(i * kRelSize), old.begin() + std::ptrdiff_t((i + 1) * kRelSize));
+      replaced_[section] = std::move(bytes);
     }
   }
 

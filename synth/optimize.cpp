@@ -16,7 +16,9 @@
 #include "compiler/frontend.hpp"
 #include "compiler/packet_gen.hpp"
 #include "compiler/rewrite.hpp"
+#include "synth/tails.hpp"
 #include "verifier/kernel_object.hpp"
+#include "verifier/shared_code.hpp"
 #include "verifier/kernel_oracle.hpp"
 
 namespace tristate {
@@ -52,17 +54,86 @@ void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
   if (!out) throw InternalError("cannot write " + p.string());
 }
 
-// The edit that removes the search's deleted slots from the program's entry function.
-FunctionEdit entry_edit(const Program& program, const ProgramSearch& s) {
+// The edit that makes the program's entry function `image` (its image form, with kNop in the
+// slots to remove; `removed` flags them) out of `program`'s.
+FunctionEdit entry_edit(const Program& program, const std::vector<Insn>& image, const std::vector<bool>& removed) {
   const Function& f = program.entry;
   std::vector<Insn> file = f.insns;
-  std::vector<bool> removed(file.size(), false);
-  for (std::size_t i = 0; i < file.size(); ++i) {
-    if (!(s.image[i] == program.image[i])) file[i] = s.image[i];
-    removed[i] = s.removed[i];
-  }
-  SlotRemoval r = remove_slots(file, removed, false);
+  for (std::size_t i = 0; i < file.size(); ++i)
+    if (!(image[i] == program.image[i])) file[i] = image[i];
+  SlotRemoval r = remove_slots(file, std::vector<bool>(removed.begin(), removed.begin() + std::ptrdiff_t(file.size())), false);
   return FunctionEdit{f.section, f.section_offset, f.insns.size(), std::move(r.insns), std::move(r.old_to_new)};
+}
+
+FunctionEdit entry_edit(const Program& program, const ProgramSearch& s) { return entry_edit(program, s.image, s.removed); }
+
+// `second` applied after `first` (both edits of the same function, `second` of what `first` made).
+FunctionEdit compose(const FunctionEdit& first, const FunctionEdit& second) {
+  FunctionEdit out = second;
+  out.old_size = first.old_size;
+  out.old_to_new.assign(first.old_size, -1);
+  for (std::size_t i = 0; i < first.old_size; ++i)
+    if (first.old_to_new[i] >= 0) out.old_to_new[i] = second.old_to_new[std::size_t(first.old_to_new[i])];
+  return out;
+}
+
+// One program after its repeated tails are merged: the object with only this edit, and the edit.
+struct Merged {
+  std::vector<uint8_t> bytes;
+  Module module;
+  std::optional<FunctionEdit> edit;  // of the input's entry function; nothing when no merge held
+  std::size_t merges = 0;
+};
+
+// Merges the repeated tails of program `index` of `module` (read from `input`), best first. Each
+// merge is kept only when it is proved and the analyzer accepts the result: the program with the
+// copy's slots in place (no-ops and a jump) is checked against the program before it by
+// simulation (verifier/shared_code.hpp); the writer then drops the copy, which nothing reaches
+// any more. Equivalence is transitive, so the last is equivalent to the input.
+Merged merge_tails(const std::vector<uint8_t>& input, const std::string& path, const Module& module, std::size_t index,
+                   const OptimizeOptions& options) {
+  Merged out{input, module, std::nullopt, 0};
+  std::set<std::pair<std::size_t, std::size_t>> refused;  // (kept, copy), in the current program's slots
+  const bool debug = std::getenv("TRISTATE_DEBUG_SEARCH") != nullptr;
+  for (unsigned tries = 0; tries < options.tail_merges; ++tries) {
+    const Program& p = out.module.programs[index];
+    const std::optional<TailMerge> m = best_tail_merge(p, p.image, refused);
+    if (!m) break;
+    refused.insert({m->kept, m->copy});
+    const std::optional<std::vector<Insn>> image = apply_tail_merge(p, p.image, *m);
+    if (!image) continue;
+    Module padded = out.module;
+    padded.programs[index].image = *image;
+    std::string verdict;
+    try {
+      if (const auto why = check_shared_code(p, padded.programs[index], SharedCode{m->kept, m->copy, m->length})) {
+        verdict = "not a simulation: " + *why;
+      } else {
+        std::vector<bool> removed(image->size());
+        for (std::size_t s = 0; s < image->size(); ++s) removed[s] = (*image)[s] == kNop;
+        const FunctionEdit step = entry_edit(p, *image, removed);
+        std::vector<uint8_t> bytes = rewrite_elf(out.bytes, path, {step});
+        Module next = read_elf_memory(bytes, path);
+        const Program& q = next.programs.at(index);
+        const AnalysisResult ar = analyze(next, q);
+        verdict = ar.accepted ? "proved" : "analyzer refuses: " + ar.reason;
+        if (ar.accepted) {
+          // The edit of the input's function: the earlier merges' and this one's, composed.
+          out.edit = out.edit ? compose(*out.edit, step) : step;
+          out.bytes = std::move(bytes);
+          out.module = std::move(next);
+          ++out.merges;
+          refused.clear();  // slots moved
+        }
+      }
+    } catch (const std::exception& e) {
+      verdict = std::string("error: ") + e.what();
+    }
+    if (debug)
+      std::fprintf(stderr, "tail merge of [%zu,%zu) into %zu (%zu slots saved): %s\n", m->copy, m->copy + m->length, m->kept,
+                   m->saved(), verdict.c_str());
+  }
+  return out;
 }
 
 const Program* program_named(const Module& m, const std::string& name) {
@@ -212,17 +283,30 @@ OptimizeResult optimize_object(const std::string& path, const OptimizeOptions& o
   if (chosen.empty()) throw InputError(Location{path, options.program, {}}, "no such program in the object");
 
   EquivalenceChecker checker(CheckOptions{options.window_timeout_ms, 64, true, false, options.window_rlimit});
+  std::vector<Merged> merged;  // per chosen program: what the search starts from
   for (std::size_t i : chosen) {
-    const Program& p = module.programs[i];
+    const Program& input_program = module.programs[i];
     SearchOptions so = options.search;
     so.cpu = out.cpu;
-    so.budget_s = options.search.budget_s * double(p.image.size()) / double(std::max<std::size_t>(1, total_slots));
+    so.budget_s = options.search.budget_s * double(input_program.image.size()) / double(std::max<std::size_t>(1, total_slots));
     ProgramReport rep;
-    rep.insns_before = rep.insns_after = p.image.size();
-    const TestSuite ts = make_test_suite(module, i, path, suite ? &*suite : nullptr, TestSuiteOptions{48, 16, so.seed});
-    rep.search = search_program(module, i, ts, checker, so, {}, progress);
-    if (!rep.search.skipped.empty()) rep.reason = rep.search.skipped;
-    else if (rep.search.windows_improved == 0) rep.reason = "no shorter program found";
+    rep.insns_before = rep.insns_after = input_program.image.size();
+    // Merging needs a program the analyzer accepts (the search says why not when it does not);
+    // its proof needs no solver, so programs the checker cannot model are merged too.
+    const bool mergeable = options.tail_merges > 0 && analyze(module, input_program).accepted;
+    const auto merge_started = Clock::now();
+    merged.push_back(mergeable ? merge_tails(input, path, module, i, options) : Merged{input, module, std::nullopt, 0});
+    const double merge_s = std::chrono::duration<double>(Clock::now() - merge_started).count();
+    const Module& base = merged.back().module;
+    rep.tail_merges = merged.back().merges;
+    const TestSuite ts = make_test_suite(base, i, path, suite ? &*suite : nullptr, TestSuiteOptions{48, 16, so.seed});
+    rep.search = search_program(base, i, ts, checker, so, {}, progress);
+    rep.search.cost_before = image_cost(input_program.image, options.search.cost);
+    // The clock of the whole program: its merges, then its search.
+    if (rep.tail_merges) rep.search.time_to_best_s += merge_s;
+    rep.search.total_s += merge_s;
+    if (!rep.search.skipped.empty() && rep.tail_merges == 0) rep.reason = rep.search.skipped;
+    else if (rep.search.windows_improved == 0 && rep.tail_merges == 0) rep.reason = "no shorter program found";
     out.programs.push_back(std::move(rep));
   }
 
@@ -235,7 +319,9 @@ OptimizeResult optimize_object(const std::string& path, const OptimizeOptions& o
   EquivalenceChecker whole(CheckOptions{options.proof_timeout_ms, 64, true, false});
   for (std::size_t k = 0; k < chosen.size(); ++k) {
     ProgramReport& rep = out.programs[k];
-    const Program& p = module.programs[chosen[k]];
+    // The search's program: the input with its tails merged (proved), or the input itself.
+    const Merged& base = merged[k];
+    const Program& p = base.module.programs[chosen[k]];
     if (!rep.reason.empty()) continue;
     std::vector<FunctionEdit> edits;
     std::vector<uint8_t> bytes;
@@ -246,7 +332,8 @@ OptimizeResult optimize_object(const std::string& path, const OptimizeOptions& o
     const auto write = [&] {
       edits = kept;
       try {
-        edits.push_back(entry_edit(p, rep.search));
+        const FunctionEdit search_edit = entry_edit(p, rep.search);
+        edits.push_back(base.edit ? compose(*base.edit, search_edit) : search_edit);
         bytes = rewrite_elf(input, path, edits);
         written = read_elf_memory(bytes, path);
         q = program_named(written, p.name());
@@ -260,25 +347,29 @@ OptimizeResult optimize_object(const std::string& path, const OptimizeOptions& o
     if (!write()) continue;
     Verdict v;
     std::string how = "passed";
-    if (rep.search.rewrites.size() <= 1) {
-      v = prove(whole, module, p, written, *q);
+    if (rep.search.rewrites.size() <= 1 && rep.tail_merges == 0) {
+      v = prove(whole, base.module, p, written, *q);
       rep.search.z3_queries += v.cached ? 0 : 1;
     } else {
       // All rewrites at once are often too much for the solver where each alone is quick: each on
       // its own, in order, then the removal of the no-ops they leave.
-      const StepProof steps = prove_steps(module, chosen[k], rep.search, options);
+      const StepProof steps = prove_steps(base.module, chosen[k], rep.search, options);
       rep.search.z3_queries += steps.queries;
-      if (steps.kept > 0) {
+      // With tail merges, the merged program stands even when no window rewrite is proved.
+      if (steps.kept > 0 || rep.tail_merges > 0) {
         rep.search.image = steps.program.image;
         for (std::size_t i = 0; i < rep.search.image.size(); ++i) rep.search.removed[i] = rep.search.image[i] == kNop;
         rep.search.cost_after = image_cost(rep.search.image, options.search.cost);
         if (!write()) continue;
-        Module padded = module;
+        Module padded = base.module;
         padded.programs[chosen[k]] = steps.program;
         v = prove(whole, padded, steps.program, written, *q);
         ++rep.search.z3_queries;
-        how = "passed (" + std::to_string(steps.kept) + " of " + std::to_string(rep.search.rewrites.size()) +
-              " window rewrites proved one by one; " + std::to_string(rep.search.rewrites.size() - steps.kept) + " dropped)";
+        if (!rep.search.rewrites.empty())
+          how = "passed (" + std::to_string(steps.kept) + " of " + std::to_string(rep.search.rewrites.size()) +
+                " window rewrites proved one by one; " + std::to_string(rep.search.rewrites.size() - steps.kept) + " dropped)";
+        else
+          how = "passed (no window rewrite: the output is the merged program)";
       }
     }
     if (v.kind != VerdictKind::Equivalent) {
@@ -286,6 +377,9 @@ OptimizeResult optimize_object(const std::string& path, const OptimizeOptions& o
       rep.reason = "whole-program equivalence not proved: " + rep.gates.z3;
       continue;
     }
+    if (rep.tail_merges)
+      how += " after " + std::to_string(rep.tail_merges) + " tail merge" + (rep.tail_merges == 1 ? "" : "s") +
+             " proved by simulation";
     rep.gates.z3 = how;
     const AnalysisResult ar = analyze(written, *q);
     if (!ar.accepted) {

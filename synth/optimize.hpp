@@ -1,4 +1,5 @@
-// The optimizer end to end, for one ELF object: every program's entry function searched
+// The optimizer end to end, for one ELF object: every program's repeated tails merged
+// (synth/tails.hpp, each merge proved and accepted by the analyzer), its entry function searched
 // (synth/search.hpp) on test cases from its functional tests (NAME.tests.json, when there is one)
 // and generated inputs, the deleted instructions removed for real and the object written back
 // (compiler/elf_writer.hpp), then every changed program checked again before it is kept:
@@ -37,6 +38,9 @@ struct OptimizeOptions {
   // no-ops changes nothing.
   uint64_t step_rlimit = 10'000'000;
   double steps_timeout_s = 60;         // all of one program's step checks, as a safety net
+  // Repeated tails merged before the search (synth/tails.hpp): at most this many tried per
+  // program, each proved by simulation (verifier/shared_code.hpp).
+  unsigned tail_merges = 64;
 };
 
 struct GateResult {
@@ -44,6 +48,7 @@ struct GateResult {
 };
 
 struct ProgramReport {
+  std::size_t tail_merges = 0;       // repeated tails merged before the search, each proved
   ProgramSearch search;
   std::size_t insns_before = 0, insns_after = 0;  // slots, as the kernel counts them
   bool kept = false;                 // the output carries the optimized program

@@ -75,6 +75,7 @@ json report_json(const std::string& in, const std::string& out, const OptArgs& a
                              {"windows", s.windows},
                              {"windows_searched", s.windows_searched},
                              {"windows_improved", s.windows_improved},
+                             {"tail_merges", p.tail_merges},
                              {"budget_exhausted", s.budget_exhausted},
                              {"effort", s.effort},
                              {"proposals", s.proposals},

@@ -594,6 +594,31 @@ Verdict EquivalenceChecker::programs(const Module& src_module, const Program& sr
     hit->ms = ms_since(start);
     return *hit;
   }
+  // The same instructions, map references, type and maps (what the canonical text says) run the
+  // same way on every input: no solver needed, whatever loops the program has.
+  // With the same global data and the same relocations (externs, calls) too: even what the
+  // checker cannot model (an unmodelled helper, a kfunc) then does the same in both.
+  const auto context = [](const Module& m, const Program& p) {
+    std::string out;
+    for (const MapDef& d : m.maps) out += d.name + " " + to_hex(d.initial_value) + "\n";
+    const auto relocs = [&](const Function& f) {
+      out += f.name + ":";
+      for (const Relocation& r : f.relocs)
+        out += " " + std::to_string(r.insn) + "/" + std::to_string(int(r.kind)) + "/" + r.symbol + "/" + r.section + "/" +
+               std::to_string(r.offset) + "/" + r.target;
+      out += "\n";
+    };
+    relocs(p.entry);
+    for (const Function& f : m.subprograms) relocs(f);
+    return out;
+  };
+  if (canonical_text(src_module, src) == canonical_text(tgt_module, tgt) && context(src_module, src) == context(tgt_module, tgt)) {
+    Verdict v;
+    v.kind = VerdictKind::Equivalent;
+    v.reason = "identical programs";
+    v.ms = ms_since(start);
+    return v;
+  }
   z3::context c;
   SymbolicWorld world(c, ctx_model_for(src.prog_type), src_module.maps);
   const EncodeOptions eo = encode_options(options_);

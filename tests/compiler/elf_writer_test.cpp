@@ -683,6 +683,29 @@ TEST_CASE("bpftool loads every program of the rewritten object", "[elf_writer][k
   CHECK(pinned == std::vector<std::string>{"tc_only", "xdp_first", "xdp_second"});
 }
 
+TEST_CASE("rewrite_elf drops the relocation of a map load it removes, and keeps the others", "[elf_writer]") {
+  const Module m = read_elf_memory(nops_object(), kObjectName);
+  const Function& f = function_named(m, "xdp_first");
+  std::size_t at = f.insns.size();
+  for (const Relocation& r : f.relocs)
+    if (r.kind == RelocKind::Map && at == f.insns.size()) at = r.insn;
+  REQUIRE(at < f.insns.size());
+  std::vector<bool> drop(f.insns.size(), false);
+  drop[at] = drop[at + 1] = true;
+  const Removal removal = remove_slots(f.insns, drop, false);
+  const Module out = read_elf_memory(rewrite_elf(nops_object(), kObjectName, {edit_of(f, removal)}), kObjectName);
+  const Function& g = function_named(out, "xdp_first");
+  REQUIRE(g.relocs.size() + 1 == f.relocs.size());
+  std::size_t k = 0;
+  for (const Relocation& r : f.relocs) {
+    if (r.insn == at) continue;
+    CHECK(g.relocs[k].insn == std::size_t(removal.old_to_new[r.insn]));
+    CHECK(g.relocs[k].target == r.target);
+    CHECK(g.insns[g.relocs[k].insn] == f.insns[r.insn]);
+    ++k;
+  }
+}
+
 TEST_CASE("rewrite_elf refuses edits it cannot write safely", "[elf_writer]") {
   const Module m = read_elf_memory(nops_object(), kObjectName);
   auto expect_error = [&](const std::vector<FunctionEdit>& edits, const std::string& fn, const std::string& words) {
@@ -704,17 +727,21 @@ TEST_CASE("rewrite_elf refuses edits it cannot write safely", "[elf_writer]") {
     return std::size_t(0);
   };
 
-  SECTION("a relocated instruction removed") {
-    const Function& f = function_named(m, "xdp_first");
-    const std::size_t at = slot_where(f, [](const Function& g, std::size_t i) {
-      return std::any_of(g.relocs.begin(), g.relocs.end(),
-                         [&](const Relocation& r) { return r.insn == i && r.kind == RelocKind::Map; });
-    });
-    std::vector<bool> drop(f.insns.size(), false);
+  SECTION("a function pointer load removed") {
+    const Function* owner = nullptr;
+    std::size_t at = 0;
+    for (const Program& p : m.programs)
+      for (const Relocation& r : p.entry.relocs)
+        if (!owner && r.kind == RelocKind::FuncPtr) {
+          owner = &p.entry;
+          at = r.insn;
+        }
+    REQUIRE(owner);
+    std::vector<bool> drop(owner->insns.size(), false);
     drop[at] = drop[at + 1] = true;
-    expect_error({edit_of(f, remove_slots(f.insns, drop, false))}, "xdp_first", "relocation");
+    expect_error({edit_of(*owner, remove_slots(owner->insns, drop, false))}, owner->name, "relocation");
     try {
-      (void)rewrite_elf(nops_object(), kObjectName, {edit_of(f, remove_slots(f.insns, drop, false))});
+      (void)rewrite_elf(nops_object(), kObjectName, {edit_of(*owner, remove_slots(owner->insns, drop, false))});
     } catch (const InputError& e) {
       CHECK(e.where().insn == at);
     }

@@ -53,6 +53,32 @@ TEST_CASE("opt: a shorter xdp_drop_proto that passes the gates and its functiona
   CHECK(t.out.find("kernel: ") != std::string::npos);
 }
 
+TEST_CASE("opt: repeated tails merged in xdp_firewall (map loads dropped with them), every gate passed", "[opt][cli]") {
+  TempDir dir;
+  const std::string out = dir.file("xdp_firewall.opt.o");
+  const auto r = tristate_cli({"opt", corpus("xdp_firewall.v3.o"), "-o", out, "--budget", "2", "--seed", "1", "--json"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const json j = json::parse(r.out);
+  const json& p = j["programs"][0];
+  INFO(p.dump(2));
+  CHECK(p["optimized"] == true);
+  CHECK(p["tail_merges"].get<int>() >= 3);
+  // Each tail it merges is at least 7 slots long.
+  CHECK(p["insns_after"].get<int>() <= p["insns_before"].get<int>() - 3 * 6);
+  CHECK(p["gates"]["z3"].get<std::string>().find("tail merges proved by simulation") != std::string::npos);
+  CHECK(p["gates"]["analyzer"] == "passed");
+
+  std::string why;
+  if (!kernel_test_may_run(tristate::kernel_bpf_available(&why), why, "opt's kernel gate and the kernel functional tests"))
+    return;
+  CHECK(p["gates"]["kernel"] == "passed");
+  const auto t = tristate_cli({"test", out, "--kernel"});
+  INFO(t.out << t.err);
+  CHECK(t.status == 0);
+  CHECK(t.out.find("kernel: ") != std::string::npos);
+}
+
 TEST_CASE("opt: the same seed gives the same object", "[opt][cli]") {
   TempDir dir;
   const std::string a = dir.file("a.o"), b = dir.file("b.o");
