@@ -8,7 +8,7 @@ namespace tristate {
 
 namespace {
 
-constexpr std::array<uint32_t, kMoveKinds> kWeights = {30, 10, 15, 5, 20, 10, 10, 5};
+constexpr std::array<uint32_t, kMoveKinds> kWeights = {30, 10, 15, 5, 20, 10, 10, 5, 5};
 
 template <class T>
 const T& pick(const std::vector<T>& v, std::mt19937_64& rng) {
@@ -31,6 +31,7 @@ const char* move_name(MoveKind k) {
     case MoveKind::Insert: return "insert";
     case MoveKind::Swap: return "swap";
     case MoveKind::Widen: return "widen";
+    case MoveKind::Copy: return "copy";
   }
   return "?";
 }
@@ -169,6 +170,55 @@ bool Proposer::widen(std::vector<Insn>& w, std::size_t start, bool keep_low) {
   return false;
 }
 
+bool Proposer::join_copies(std::vector<Insn>& w, std::size_t start) {
+  // r = *(size *)(src + o); *(size *)(dst + p) = r   and   r' = *(size *)(src + o'); *(size *)(dst + p') = r'
+  // with o' - o == p' - p == +-size  ->  one copy of 2 * size bytes from min(o, o') to min(p, p'),
+  // in the earlier copy's two slots. Whether nothing in between reads or writes those bytes, and
+  // whether r' is dead afterwards, is for the test cases and the proofs to say.
+  const std::size_t n = w.size();
+  const auto copy_at = [&](std::size_t i, uint8_t size) {
+    return i + 1 < n && w[i].opcode == (bpf::LDX | bpf::MEM | size) && w[i + 1].opcode == (bpf::STX | bpf::MEM | size) &&
+           w[i + 1].src == w[i].dst && w[i].src != w[i].dst && w[i + 1].dst != w[i].dst;
+  };
+  for (std::size_t d = 0; d < n; ++d) {
+    const std::size_t a = (start + d) % n;
+    for (uint8_t size : {bpf::B, bpf::H, bpf::W}) {
+      if (!copy_at(a, size)) continue;
+      const int width = size == bpf::B ? 1 : size == bpf::H ? 2 : 4;
+      for (std::size_t b = a + 2; b + 1 < n; ++b) {
+        if (!copy_at(b, size) || w[b].src != w[a].src || w[b + 1].dst != w[a + 1].dst) continue;
+        const int delta = w[b].off - w[a].off;
+        if ((delta != width && delta != -width) || w[b + 1].off - w[a + 1].off != delta) continue;
+        const uint8_t wide = size == bpf::B ? bpf::H : size == bpf::H ? bpf::W : bpf::DW;
+        const int16_t from = int16_t(std::min(w[a].off, w[b].off)), to = int16_t(std::min(w[a + 1].off, w[b + 1].off));
+        const Reg r = w[a].dst, src = w[a].src, dst = w[a + 1].dst;
+        w[a] = make_insn(bpf::LDX | bpf::MEM | wide, r, src, from, 0);
+        w[a + 1] = make_insn(bpf::STX | bpf::MEM | wide, dst, r, to, 0);
+        w[b] = w[b + 1] = kNop;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+MoveInfo Proposer::apply_rules(std::vector<Insn>& w) {
+  MoveInfo info;
+  info.before = w;
+  info.kind = MoveKind::Widen;
+  for (std::size_t round = 0; round < 2 * w.size(); ++round) {
+    if (join_copies(w, 0)) {
+      info.kind = MoveKind::Copy;
+      continue;
+    }
+    if (!widen(w, 0)) break;
+  }
+  ++counts[std::size_t(info.kind)].proposed;
+  for (std::size_t i = 0; i < w.size(); ++i)
+    if (!(w[i] == info.before[i])) info.changed.push_back(i);
+  return info;
+}
+
 MoveInfo Proposer::propose(std::vector<Insn>& w, std::mt19937_64& rng) {
   MoveInfo info;
   info.before = w;
@@ -204,6 +254,7 @@ MoveInfo Proposer::propose(std::vector<Insn>& w, std::mt19937_64& rng) {
     }
     case MoveKind::Swap: std::swap(w[at], w[std::size_t(rng() % n)]); break;
     case MoveKind::Widen: widen(w, at, rng() % 2 == 0); break;
+    case MoveKind::Copy: join_copies(w, at); break;
   }
   for (std::size_t i = 0; i < n; ++i)
     if (!(w[i] == info.before[i])) info.changed.push_back(i);

@@ -22,8 +22,11 @@ namespace tristate {
 // Widen: two adjacent narrow loads joined by a shift and an or (`r4 = *(u8 *)(r1 + 12);
 // r5 = *(u8 *)(r1 + 13); w5 <<= 8; w5 |= w4`, clang's form of an unaligned u16 read) become one
 // wider load; a rewrite random moves would need four steps in a row to find.
-enum class MoveKind : uint8_t { Operand, Opcode, Instruction, Pair, Delete, Insert, Swap, Widen };
-inline constexpr std::size_t kMoveKinds = 8;
+// Copy: two narrow copies through a register between neighbouring bytes (`r1 = *(u8 *)(r7 + 5);
+// *(u8 *)(r7 + 11) = r1` and the same one byte down), clang's form of a small unaligned memcpy
+// such as a MAC address, become one copy twice as wide; repeated, u8 copies become u16, u32, u64.
+enum class MoveKind : uint8_t { Operand, Opcode, Instruction, Pair, Delete, Insert, Swap, Widen, Copy };
+inline constexpr std::size_t kMoveKinds = 9;
 const char* move_name(MoveKind k);
 
 struct MoveInfo {
@@ -52,6 +55,13 @@ class Proposer {
   // false, and the window unchanged, when there is none. `keep_low` keeps the low half's load
   // (for code that reads that register again afterwards).
   static bool widen(std::vector<Insn>& window, std::size_t start, bool keep_low = false);
+  // The Copy rewrite on the first two copies found from window position `start` on (wrapping):
+  // the earlier copy's load and store become the wide ones, the later copy's are deleted. False,
+  // and the window unchanged, when there are none.
+  static bool join_copies(std::vector<Insn>& window, std::size_t start);
+  // Copy and Widen applied wherever they apply, until neither does: the first proposal of every
+  // chain, so that the rewrites these rules find are tried before random moves spend the proofs.
+  MoveInfo apply_rules(std::vector<Insn>& window);
 
   std::array<MoveCounts, kMoveKinds> counts{};
 

@@ -108,7 +108,7 @@ ChainResult run_chain(const WindowJob& job, uint64_t seed) {
   for (uint64_t it = 0; it < o.proposals && effort() < job.effort; ++it) {
     if (it % 128 == 0 && Clock::now() > job.deadline) break;
     ++res.proposals;
-    const MoveInfo move = proposer.propose(cur, rng);
+    const MoveInfo move = it == 0 ? proposer.apply_rules(cur) : proposer.propose(cur, rng);
     if (move.changed.empty()) continue;
     bool valid = true;
     for (std::size_t i : move.changed)

@@ -74,6 +74,20 @@ class Finder {
       j = prev_[j];
     }
     if (copy == npos) return std::nullopt;
+    // A helper call the two copies reach with their own map loads must stay two calls: the
+    // kernel specialises a call site to its map (a direct lookup instead of the generic helper)
+    // only when every path brings the same map there, which two tails with different maps, or
+    // with loads outside the merged code, would not. So a merged tail starts after every call
+    // that no map load inside it precedes.
+    bool loaded = false;
+    for (std::size_t i = kept; i <= ka; i += is_ld64(image_[i]) ? 2 : 1) {
+      if (is_ld64(image_[i]) && relocs_.count(i) && relocs_.at(i)->kind == RelocKind::Map) loaded = true;
+      if (jump_class(image_[i]) && bpf::op_of(image_[i].opcode) == bpf::CALL && !loaded) {
+        if (i == ka) return std::nullopt;
+        copy += (i + 1) - kept;
+        kept = i + 1;
+      }
+    }
     TailMerge m;
     m.kept = kept;
     m.copy = copy;

@@ -612,7 +612,8 @@ Verdict EquivalenceChecker::programs(const Module& src_module, const Program& sr
     for (const Function& f : m.subprograms) relocs(f);
     return out;
   };
-  if (canonical_text(src_module, src) == canonical_text(tgt_module, tgt) && context(src_module, src) == context(tgt_module, tgt)) {
+  if (options_.skip_identical && canonical_text(src_module, src) == canonical_text(tgt_module, tgt) &&
+      context(src_module, src) == context(tgt_module, tgt)) {
     Verdict v;
     v.kind = VerdictKind::Equivalent;
     v.reason = "identical programs";

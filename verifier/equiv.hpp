@@ -38,6 +38,10 @@ struct CheckOptions {
   // Z3's resource limit per query (0: none). Unlike the timeout it does not depend on the machine
   // or its load, so a search that bounds its proofs this way is deterministic.
   uint64_t rlimit = 0;
+  // Whole programs with the same instructions, map references, global data and relocations are
+  // equivalent without a query (reason "identical programs"), even where the encoder cannot
+  // model them. Off: the solver sees them like any pair (tests of the encoding).
+  bool skip_identical = true;
 };
 
 // A concrete input, as the interpreter takes it.

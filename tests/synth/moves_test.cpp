@@ -108,3 +108,37 @@ TEST_CASE("the widen move joins two narrow loads, their shift and their or into 
     }
   }
 }
+
+TEST_CASE("the copy move joins two narrow copies between neighbouring bytes into one", "[moves]") {
+  SECTION("a 4-byte copy, byte by byte and downwards as clang writes it, becomes a u32 copy") {
+    std::vector<Insn> w = assemble(
+        "r1 = *(u8 *)(r7 + 5)\n*(u8 *)(r7 + 11) = r1\nr1 = *(u8 *)(r7 + 4)\n*(u8 *)(r7 + 10) = r1\n"
+        "r1 = *(u8 *)(r7 + 3)\n*(u8 *)(r7 + 9) = r1\nr1 = *(u8 *)(r7 + 2)\n*(u8 *)(r7 + 8) = r1\n");
+    REQUIRE(Proposer::join_copies(w, 0));
+    REQUIRE(Proposer::join_copies(w, 4));
+    CHECK(w[0] == assemble("r1 = *(u16 *)(r7 + 4)\n")[0]);
+    CHECK(w[1] == assemble("*(u16 *)(r7 + 10) = r1\n")[0]);
+    CHECK(w[4] == assemble("r1 = *(u16 *)(r7 + 2)\n")[0]);
+    REQUIRE(Proposer::join_copies(w, 0));
+    const std::vector<Insn> want = {assemble("r1 = *(u32 *)(r7 + 2)\n")[0], assemble("*(u32 *)(r7 + 8) = r1\n")[0],
+                                    kNop, kNop, kNop, kNop, kNop, kNop};
+    CHECK(w == want);
+    CHECK_FALSE(Proposer::join_copies(w, 0));
+  }
+  SECTION("between two regions, upwards") {
+    std::vector<Insn> w = assemble("r1 = *(u8 *)(r0 + 0)\n*(u8 *)(r7 + 0) = r1\nr2 = *(u8 *)(r0 + 1)\n*(u8 *)(r7 + 1) = r2\n");
+    REQUIRE(Proposer::join_copies(w, 2));
+    const std::vector<Insn> want = {assemble("r1 = *(u16 *)(r0 + 0)\n")[0], assemble("*(u16 *)(r7 + 0) = r1\n")[0], kNop, kNop};
+    CHECK(w == want);
+  }
+  SECTION("no pattern: the bytes not neighbours, other bases, or the offsets moving apart") {
+    for (const char* text : {"r1 = *(u8 *)(r0 + 0)\n*(u8 *)(r7 + 0) = r1\nr1 = *(u8 *)(r0 + 2)\n*(u8 *)(r7 + 2) = r1\n",
+                             "r1 = *(u8 *)(r0 + 0)\n*(u8 *)(r7 + 0) = r1\nr1 = *(u8 *)(r6 + 1)\n*(u8 *)(r7 + 1) = r1\n",
+                             "r1 = *(u8 *)(r0 + 0)\n*(u8 *)(r7 + 1) = r1\nr1 = *(u8 *)(r0 + 1)\n*(u8 *)(r7 + 0) = r1\n"}) {
+      std::vector<Insn> w = assemble(text);
+      const std::vector<Insn> before = w;
+      CHECK_FALSE(Proposer::join_copies(w, 0));
+      CHECK(w == before);
+    }
+  }
+}
