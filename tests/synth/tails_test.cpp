@@ -5,12 +5,16 @@
 #include "synth/tails.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "analyzer/analyzer.hpp"
 #include "compiler/asm_module.hpp"
+#include "compiler/elf_reader.hpp"
+#include "compiler/packet_gen.hpp"
 #include "compiler/interpreter.hpp"
 #include "compiler/maps.hpp"
 #include "compiler/rewrite.hpp"
+#include "tests/support/process.hpp"
 #include "verifier/shared_code.hpp"
 
 using namespace tristate;
@@ -62,7 +66,10 @@ Program compacted(const Program& p) {
   for (std::size_t s = 0; s < p.image.size(); ++s) removed[s] = p.image[s] == kNop;
   SlotRemoval r = remove_slots(p.image, removed, true);
   out.image = std::move(r.insns);
-  out.functions[0].size = out.image.size();
+  // Merges touch only the entry function, which starts the image: the others just move up.
+  const std::size_t gone = p.image.size() - out.image.size();
+  out.functions[0].size -= gone;
+  for (std::size_t f = 1; f < out.functions.size(); ++f) out.functions[f].start -= gone;
   out.entry.relocs.clear();
   for (Relocation rel : p.entry.relocs)
     if (r.old_to_new[rel.insn] >= 0) {
@@ -74,14 +81,15 @@ Program compacted(const Program& p) {
 
 struct Outcome {
   uint64_t r0;
+  std::vector<uint8_t> packet;
   std::vector<MapContents> maps;
 };
 
-Outcome run(const Module& m, const std::vector<uint8_t>& packet) {
+Outcome run(const Module& m, const std::vector<uint8_t>& packet, std::size_t program = 0) {
   MapSet maps(m.maps, 1);
   Interpreter interp(m, maps);
-  const PacketResult r = interp.run(0, RunInput{packet, {}});
-  return {r.r0, maps.dump()};
+  const PacketResult r = interp.run(program, RunInput{packet, {}});
+  return {r.r0, r.packet, maps.dump()};
 }
 
 }  // namespace
@@ -177,4 +185,47 @@ TEST_CASE("tails that look up different maps keep their own calls", "[tails]") {
   CHECK(t->copy == 28);
   CHECK(t->length == 5);
   CHECK(t->jump);
+}
+
+TEST_CASE("tail merging on every corpus object: each merge proved, the result accepted and running as the input", "[tails]") {
+  const std::string dir = tristate::test::env("TRISTATE_PROGS_DIR");
+  const std::vector<std::vector<uint8_t>> packets = generate_packets(200, 3);
+  std::size_t merged = 0, programs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".o" || entry.path().string().find(".v3.") == std::string::npos) continue;
+    const Module input = read_elf(entry.path().string());
+    for (std::size_t i = 0; i < input.programs.size(); ++i) {
+      INFO(entry.path().filename().string() << " " << input.programs[i].name());
+      Module now = input;
+      for (int k = 0; k < 64; ++k) {
+        Program& p = now.programs[i];
+        const std::optional<TailMerge> m = best_tail_merge(p, p.image);
+        if (!m) break;
+        const std::optional<std::vector<Insn>> image = apply_tail_merge(p, p.image, *m);
+        REQUIRE(image);
+        Program padded = p;
+        padded.image = *image;
+        const auto why = check_shared_code(p, padded, SharedCode{m->kept, m->copy, m->length});
+        INFO("merge of [" << m->copy << ", " << m->copy + m->length << ") into " << m->kept << ": " << why.value_or("proved"));
+        REQUIRE_FALSE(why);
+        p = compacted(padded);
+        ++merged;
+      }
+      ++programs;
+      if (now.programs[i].image.size() == input.programs[i].image.size()) continue;
+      const AnalysisResult ar = analyze(now, now.programs[i]);
+      INFO(ar.reason);
+      CHECK(ar.accepted);
+      if (input.programs[i].prog_type != 6 /* XDP */) continue;
+      for (const auto& packet : packets) {
+        if (packet.size() < 14) continue;
+        const Outcome a = run(input, packet, i), b = run(now, packet, i);
+        REQUIRE(a.r0 == b.r0);
+        REQUIRE(a.packet == b.packet);
+        REQUIRE(a.maps == b.maps);
+      }
+    }
+  }
+  CHECK(programs >= 20);
+  CHECK(merged >= 40);
 }
