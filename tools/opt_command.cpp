@@ -163,9 +163,11 @@ void add_opt_command(CLI::App& app, Run& run) {
   auto out = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("opt", "Superoptimize the programs of a BPF ELF object (proved equivalent, kernel-checked)");
   cmd->footer(
-      "Each program's entry function is searched window by window (straight-line code of its basic blocks) by\n"
-      "Markov chain Monte Carlo; a candidate must pass the test cases, the analyzer and a Z3 proof of window\n"
-      "equivalence. Before writing, every changed program is proved equivalent as a whole by Z3, accepted by the\n"
+      "First, repeated tails of each program (copies of the same code that end the same way) are merged, each\n"
+      "merge proved by a simulation check and accepted by the analyzer. Then each program's entry function is\n"
+      "searched window by window (straight-line code of its basic blocks) by Markov chain Monte Carlo; a\n"
+      "candidate must pass the test cases, the analyzer and a Z3 proof of window equivalence. Before writing,\n"
+      "every changed program is proved equivalent as a whole by Z3 to the merged program, accepted by the\n"
       "analyzer and, when bpf() is available, loaded by the kernel and compared with the input on random packets\n"
       "in BPF_PROG_TEST_RUN; a program that fails any of these is written unchanged, with the reason.\n"
       "Test cases: the cases of NAME.tests.json (NAME: IN's file name up to its first dot) and generated packets.\n"
