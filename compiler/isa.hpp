@@ -80,6 +80,22 @@ constexpr Insn make_insn(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, 
   return i;
 }
 
+// Classes of raw instructions, for passes over Insn arrays that need no decoding.
+constexpr bool is_ld_imm64(const Insn& i) { return i.opcode == (bpf::LD | bpf::IMM | bpf::DW); }
+constexpr bool in_jump_class(const Insn& i) {
+  return bpf::class_of(i.opcode) == bpf::JMP || bpf::class_of(i.opcode) == bpf::JMP32;
+}
+constexpr bool is_call_insn(const Insn& i) { return in_jump_class(i) && bpf::op_of(i.opcode) == bpf::CALL; }
+constexpr bool is_exit_insn(const Insn& i) { return bpf::class_of(i.opcode) == bpf::JMP && bpf::op_of(i.opcode) == bpf::EXIT; }
+// Jumps, gotos and may_goto: the instructions with a pc-relative target.
+constexpr bool has_branch_offset(const Insn& i) {
+  return in_jump_class(i) && bpf::op_of(i.opcode) != bpf::CALL && bpf::op_of(i.opcode) != bpf::EXIT;
+}
+constexpr bool is_goto(const Insn& i) { return has_branch_offset(i) && bpf::op_of(i.opcode) == bpf::JA; }
+// `gotol` (BPF_JMP32 | BPF_JA) keeps its offset in imm.
+constexpr bool is_gotol(const Insn& i) { return bpf::class_of(i.opcode) == bpf::JMP32 && bpf::op_of(i.opcode) == bpf::JA; }
+constexpr int64_t branch_offset_of(const Insn& i) { return is_gotol(i) ? i.imm : i.off; }
+
 using Reg = uint8_t;
 inline constexpr Reg kFramePointer = 10;  // r10, read-only
 inline constexpr Reg kMaxReg = 10;

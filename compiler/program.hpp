@@ -30,6 +30,11 @@ struct Relocation {
   std::string target;
 };
 
+// Whether two relocations tie their instructions to the same thing (wherever they sit).
+inline bool same_target(const Relocation& a, const Relocation& b) {
+  return a.kind == b.kind && a.symbol == b.symbol && a.section == b.section && a.offset == b.offset && a.target == b.target;
+}
+
 // One function as it stands in the object file: an entry program or a subprogram.
 struct Function {
   std::string name;

@@ -22,17 +22,15 @@ SlotRemoval remove_slots(std::span<const Insn> insns, const std::vector<bool>& r
 
   for (std::size_t pc = 0; pc < n; ++pc) {
     const Insn& in = insns[pc];
-    const bool ld64 = in.opcode == (bpf::LD | bpf::IMM | bpf::DW);
+    const bool ld64 = is_ld_imm64(in);
     if (ld64 && pc + 1 < n && removed[pc] != removed[pc + 1])
       throw InputError(Location{{}, {}, pc}, "cannot remove half of an LD_IMM64");
     if (removed[pc]) continue;
     Insn insn = in;
-    const uint8_t cls = bpf::class_of(in.opcode), op = bpf::op_of(in.opcode);
-    const bool jmp_class = cls == bpf::JMP || cls == bpf::JMP32;
-    const bool is_call = jmp_class && op == bpf::CALL && in.src == bpf::PSEUDO_CALL;
+    const bool is_call = is_call_insn(in) && in.src == bpf::PSEUDO_CALL;
     const bool is_func = ld64 && in.src == bpf::PSEUDO_FUNC;
-    const bool is_branch = jmp_class && op != bpf::CALL && op != bpf::EXIT;
-    const bool long_ja = cls == bpf::JMP32 && op == bpf::JA;
+    const bool is_branch = has_branch_offset(in);
+    const bool long_ja = is_gotol(in);
     const std::ptrdiff_t self = out.old_to_new[pc];
     auto retarget = [&](int64_t off) -> int64_t {
       const int64_t target = int64_t(pc) + 1 + off;

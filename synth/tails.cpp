@@ -8,29 +8,8 @@
 namespace tristate {
 namespace {
 
-bool is_ld64(const Insn& i) { return i.opcode == (bpf::LD | bpf::IMM | bpf::DW); }
-
-bool jump_class(const Insn& i) {
-  const uint8_t cls = bpf::class_of(i.opcode);
-  return cls == bpf::JMP || cls == bpf::JMP32;
-}
-
-// Jumps, gotos and may_goto: instructions with a pc-relative target.
-bool is_branch(const Insn& i) {
-  const uint8_t op = bpf::op_of(i.opcode);
-  return jump_class(i) && op != bpf::CALL && op != bpf::EXIT;
-}
-
-bool is_long_ja(const Insn& i) { return bpf::class_of(i.opcode) == bpf::JMP32 && bpf::op_of(i.opcode) == bpf::JA; }
-
-int64_t branch_offset(const Insn& i) { return is_long_ja(i) ? i.imm : i.off; }
-
 // Control never goes on to the next instruction: exit, or an unconditional goto somewhere else.
-bool ends_flow(const Insn& i) {
-  if (!jump_class(i)) return false;
-  const uint8_t op = bpf::op_of(i.opcode);
-  return (bpf::class_of(i.opcode) == bpf::JMP && op == bpf::EXIT) || (op == bpf::JA && branch_offset(i) != 0);
-}
+bool ends_flow(const Insn& i) { return is_exit_insn(i) || (is_goto(i) && branch_offset_of(i) != 0); }
 
 class Finder {
  public:
@@ -44,7 +23,7 @@ class Finder {
       if (!start_[s]) continue;
       prev_[s] = last;
       last = s;
-      if (is_ld64(image_[s]) && s + 1 < end_) start_[s + 1] = false;
+      if (is_ld_imm64(image_[s]) && s + 1 < end_) start_[s + 1] = false;
     }
   }
 
@@ -80,9 +59,9 @@ class Finder {
     // with loads outside the merged code, would not. So a merged tail starts after every call
     // that no map load inside it precedes.
     bool loaded = false;
-    for (std::size_t i = kept; i <= ka; i += is_ld64(image_[i]) ? 2 : 1) {
-      if (is_ld64(image_[i]) && relocs_.count(i) && relocs_.at(i)->kind == RelocKind::Map) loaded = true;
-      if (jump_class(image_[i]) && bpf::op_of(image_[i].opcode) == bpf::CALL && !loaded) {
+    for (std::size_t i = kept; i <= ka; i += is_ld_imm64(image_[i]) ? 2 : 1) {
+      if (is_ld_imm64(image_[i]) && relocs_.count(i) && relocs_.at(i)->kind == RelocKind::Map) loaded = true;
+      if (is_call_insn(image_[i]) && !loaded) {
         if (i == ka) return std::nullopt;
         copy += (i + 1) - kept;
         kept = i + 1;
@@ -91,7 +70,7 @@ class Finder {
     TailMerge m;
     m.kept = kept;
     m.copy = copy;
-    m.length = ca - copy + (is_ld64(image_[ca]) ? 2 : 1);
+    m.length = ca - copy + (is_ld_imm64(image_[ca]) ? 2 : 1);
     m.jump = prev_[copy] != npos && !ends_flow(image_[prev_[copy]]);
     if (m.saved() == 0) return std::nullopt;
     return m;
@@ -101,22 +80,20 @@ class Finder {
   // copy, which ends at ca) does.
   bool same(std::size_t i, std::size_t j, std::size_t ka, std::size_t ca) const {
     const Insn &x = image_[i], &y = image_[j];
-    if (jump_class(x) && bpf::op_of(x.opcode) == bpf::CALL) return x == y && x.src == 0;  // helpers only
-    if (is_ld64(x)) {
+    if (is_call_insn(x)) return x == y && x.src == 0;  // helpers only
+    if (is_ld_imm64(x)) {
       if (!(x == y) || i + 1 >= end_ || j + 1 >= end_ || !(image_[i + 1] == image_[j + 1])) return false;
       if (x.src != 0 && x.src != bpf::PSEUDO_MAP_FD && x.src != bpf::PSEUDO_MAP_VALUE) return false;
       const auto ri = relocs_.find(i), rj = relocs_.find(j);
       if ((ri == relocs_.end()) != (rj == relocs_.end())) return false;
       if (ri == relocs_.end()) return true;
-      const Relocation &p = *ri->second, &q = *rj->second;
-      const bool data = p.kind == RelocKind::Map || p.kind == RelocKind::GlobalData;
-      return data && p.kind == q.kind && p.symbol == q.symbol && p.section == q.section && p.offset == q.offset &&
-             p.target == q.target;
+      const Relocation& p = *ri->second;
+      return (p.kind == RelocKind::Map || p.kind == RelocKind::GlobalData) && same_target(p, *rj->second);
     }
     if (relocs_.count(i) || relocs_.count(j)) return false;
-    if (!is_branch(x)) return x == y;
-    if (x.opcode != y.opcode || x.dst != y.dst || x.src != y.src || (!is_long_ja(x) && x.imm != y.imm)) return false;
-    const int64_t ti = int64_t(i) + 1 + branch_offset(x), tj = int64_t(j) + 1 + branch_offset(y);
+    if (!has_branch_offset(x)) return x == y;
+    if (x.opcode != y.opcode || x.dst != y.dst || x.src != y.src || (!is_gotol(x) && x.imm != y.imm)) return false;
+    const int64_t ti = int64_t(i) + 1 + branch_offset_of(x), tj = int64_t(j) + 1 + branch_offset_of(y);
     if (ti == tj) return true;  // to the same place
     // To the same place inside each one's own code.
     return ti - int64_t(i) == tj - int64_t(j) && ti > int64_t(i) && ti <= int64_t(ka) && tj <= int64_t(ca);
@@ -142,7 +119,7 @@ std::optional<std::vector<Insn>> apply_tail_merge(const Program& program, const 
   std::vector<Insn> out = image;
   const auto set_target = [&](std::size_t pc, int64_t target) {
     const int64_t off = target - int64_t(pc) - 1;
-    if (is_long_ja(out[pc])) {
+    if (is_gotol(out[pc])) {
       if (off < std::numeric_limits<int32_t>::min() || off > std::numeric_limits<int32_t>::max()) return false;
       out[pc].imm = int32_t(off);
     } else {
@@ -155,12 +132,12 @@ std::optional<std::vector<Insn>> apply_tail_merge(const Program& program, const 
   for (std::size_t pc = 0; pc < end; ++pc) {
     if (pc >= m.copy && pc < copy_end) continue;
     const Insn& in = image[pc];
-    if (is_ld64(in)) {
+    if (is_ld_imm64(in)) {
       ++pc;
       continue;
     }
-    if (!is_branch(in)) continue;
-    const int64_t target = int64_t(pc) + 1 + branch_offset(in);
+    if (!has_branch_offset(in)) continue;
+    const int64_t target = int64_t(pc) + 1 + branch_offset_of(in);
     if (target >= int64_t(m.copy) && target < int64_t(copy_end) &&
         !set_target(pc, int64_t(m.kept) + (target - int64_t(m.copy))))
       return std::nullopt;

@@ -5,28 +5,15 @@
 namespace tristate {
 namespace {
 
-bool is_ld64(const Insn& i) { return i.opcode == (bpf::LD | bpf::IMM | bpf::DW); }
-bool jump_class(const Insn& i) { return bpf::class_of(i.opcode) == bpf::JMP || bpf::class_of(i.opcode) == bpf::JMP32; }
-bool is_call(const Insn& i) { return jump_class(i) && bpf::op_of(i.opcode) == bpf::CALL; }
-bool is_exit(const Insn& i) { return bpf::class_of(i.opcode) == bpf::JMP && bpf::op_of(i.opcode) == bpf::EXIT; }
-bool is_branch(const Insn& i) { return jump_class(i) && !is_call(i) && bpf::op_of(i.opcode) != bpf::EXIT; }
-bool is_long_ja(const Insn& i) { return bpf::class_of(i.opcode) == bpf::JMP32 && bpf::op_of(i.opcode) == bpf::JA; }
-bool is_ja(const Insn& i) { return is_branch(i) && bpf::op_of(i.opcode) == bpf::JA; }
-int64_t offset_of(const Insn& i) { return is_long_ja(i) ? i.imm : i.off; }
-
 // The fields that say what an instruction does, apart from where a branch goes.
 bool same_effect(const Insn& a, const Insn& b) {
   if (a.opcode != b.opcode || a.dst != b.dst || a.src != b.src) return false;
-  if (is_branch(a)) return is_long_ja(a) || a.imm == b.imm;  // the offset is checked as a target
-  if (is_call(a) && a.src == bpf::PSEUDO_CALL) return true;  // the target is checked as a branch's
+  if (has_branch_offset(a)) return is_gotol(a) || a.imm == b.imm;  // the offset is checked as a target
+  if (is_call_insn(a) && a.src == bpf::PSEUDO_CALL) return true;  // the target is checked as a branch's
   return a == b;
 }
 
-bool same_reloc(const Relocation* a, const Relocation* b) {
-  if (!a || !b) return a == b;
-  return a->kind == b->kind && a->symbol == b->symbol && a->section == b->section && a->offset == b->offset &&
-         a->target == b->target;
-}
+bool same_reloc(const Relocation* a, const Relocation* b) { return a && b ? same_target(*a, *b) : a == b; }
 
 }  // namespace
 
@@ -55,31 +42,31 @@ std::optional<std::string> check_shared_code(const Program& before, const Progra
     const Insn& x = b[s];
     const std::size_t t = f(s);
     const Insn& y = a[t];
-    const std::size_t width = is_ld64(x) ? 2 : 1;
+    const std::size_t width = is_ld_imm64(x) ? 2 : 1;
     if (!same_effect(x, y)) return at(s) + "the instruction at " + std::to_string(t) + " differs";
     if (!same_reloc(reloc(rb, s), reloc(ra, t))) return at(s) + "the relocation at " + std::to_string(t) + " differs";
-    if (is_ld64(x)) {
+    if (is_ld_imm64(x)) {
       if (x.src == bpf::PSEUDO_FUNC) return at(s) + "a function address (position-relative)";
       if (s + 1 >= n || t + 1 >= n || !(b[s + 1] == a[t + 1])) return at(s) + "the LD_IMM64's second half differs";
     }
-    if (is_call(x) && x.src == bpf::PSEUDO_CALL) {
+    if (is_call_insn(x) && x.src == bpf::PSEUDO_CALL) {
       const int64_t to = int64_t(s) + 1 + x.imm;
       if (to < int64_t(n) || int64_t(t) + 1 + y.imm != to) return at(s) + "the call goes elsewhere";
     }
-    if (is_branch(x)) {
-      const int64_t to_b = int64_t(s) + 1 + offset_of(x), to_a = int64_t(t) + 1 + offset_of(y);
+    if (has_branch_offset(x)) {
+      const int64_t to_b = int64_t(s) + 1 + branch_offset_of(x), to_a = int64_t(t) + 1 + branch_offset_of(y);
       if (to_b < 0 || to_b >= int64_t(n) || to_a != int64_t(f(std::size_t(to_b))))
         return at(s) + "the branch at " + std::to_string(t) + " goes elsewhere";
     }
-    const bool falls = !is_exit(x) && !is_ja(x);
+    const bool falls = !is_exit_insn(x) && !is_goto(x);
     if (falls) {
       const std::size_t next_b = s + width, next_a = t + width;
       if (next_b >= n) return at(s) + "falls off the function";
       if (next_a != f(next_b)) {
         // Into the copy from before it: the after program's next instruction must jump to the kept code.
         const Insn& j = a[next_a];
-        const bool bridged = next_b == claim.copy && next_a == claim.copy && is_ja(j) &&
-                             int64_t(next_a) + 1 + offset_of(j) == int64_t(claim.kept);
+        const bool bridged = next_b == claim.copy && next_a == claim.copy && is_goto(j) &&
+                             int64_t(next_a) + 1 + branch_offset_of(j) == int64_t(claim.kept);
         if (!bridged) return at(s) + "falls through to " + std::to_string(next_a) + ", not to " + std::to_string(f(next_b));
       }
     }

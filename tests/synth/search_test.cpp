@@ -9,6 +9,7 @@
 #include "compiler/rewrite.hpp"
 #include "synth/windows.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/slots.hpp"
 
 using namespace tristate;
 using tristate::test::env;
@@ -18,23 +19,7 @@ namespace {
 Module corpus(const std::string& name) { return read_elf(env("TRISTATE_PROGS_DIR") + "/" + name); }
 
 // The program with the search's deleted slots removed for real.
-Program without_removed(const Program& p, const ProgramSearch& s) {
-  Program out = p;
-  SlotRemoval r = remove_slots(s.image, s.removed, true);
-  out.image = std::move(r.insns);
-  for (std::size_t f = 0; f < out.functions.size(); ++f) {
-    const std::size_t start = p.functions[f].start;
-    std::size_t new_start = 0;
-    while (new_start < r.old_to_new.size() && r.old_to_new[start + new_start] < 0) ++new_start;  // first kept
-    out.functions[f].start = std::size_t(r.old_to_new[start + new_start]);
-  }
-  for (std::size_t f = 0; f < out.functions.size(); ++f)
-    out.functions[f].size = (f + 1 < out.functions.size() ? out.functions[f + 1].start : out.image.size()) - out.functions[f].start;
-  // The entry's relocations (map loads) move with their instructions; the search edits only the
-  // entry, which starts the image, so its slots are the image's.
-  for (Relocation& rel : out.entry.relocs) rel.insn = std::size_t(r.old_to_new[rel.insn]);
-  return out;
-}
+Program without_removed(const Program& p, const ProgramSearch& s) { return tristate::test::without_slots(p, s.image, s.removed); }
 
 SearchOptions options(uint64_t seed) {
   SearchOptions o;

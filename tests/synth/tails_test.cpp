@@ -15,6 +15,7 @@
 #include "compiler/maps.hpp"
 #include "compiler/rewrite.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/slots.hpp"
 #include "verifier/shared_code.hpp"
 
 using namespace tristate;
@@ -61,22 +62,9 @@ exit
 
 // The program with its kNop slots removed for real, relocations on them dropped.
 Program compacted(const Program& p) {
-  Program out = p;
   std::vector<bool> removed(p.image.size());
   for (std::size_t s = 0; s < p.image.size(); ++s) removed[s] = p.image[s] == kNop;
-  SlotRemoval r = remove_slots(p.image, removed, true);
-  out.image = std::move(r.insns);
-  // Merges touch only the entry function, which starts the image: the others just move up.
-  const std::size_t gone = p.image.size() - out.image.size();
-  out.functions[0].size -= gone;
-  for (std::size_t f = 1; f < out.functions.size(); ++f) out.functions[f].start -= gone;
-  out.entry.relocs.clear();
-  for (Relocation rel : p.entry.relocs)
-    if (r.old_to_new[rel.insn] >= 0) {
-      rel.insn = std::size_t(r.old_to_new[rel.insn]);
-      out.entry.relocs.push_back(rel);
-    }
-  return out;
+  return tristate::test::without_slots(p, p.image, removed);
 }
 
 struct Outcome {
