@@ -7,17 +7,19 @@
 #include <linux/bpf.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string_view>
-#include <unordered_map>
 
 #include "compiler/byte_spec.hpp"
 #include "compiler/hex.hpp"
+#include "compiler/key_index.hpp"
 
 namespace tristate {
 
@@ -163,11 +165,20 @@ struct MapInstance::Impl {
   // program side's lookups (its keys view the map nodes' own key bytes, which never move).
   using Entries = std::map<Bytes, Entry, KeyLess>;
   Entries entries;
-  std::unordered_map<std::string_view, Entries::iterator> index;
-  Bytes lpm_scratch;  // LPM lookups build each candidate prefix's key here
+  KeyIndex<Entries::iterator> index;
+  // LPM lookups build each candidate prefix's key here, in whole words (the index hashes words:
+  // building the key bytewise would stall the loads that read it back).
+  std::array<uint64_t, 33> lpm_scratch{};
   std::map<uint64_t, const Bytes*> by_use;  // LRU maps: tick of last use -> key in `entries`
   uint64_t tick = 0;
   std::vector<uint32_t> lpm_lengths;        // LPM: how many entries have each prefix length
+  // LPM: the prefix lengths stored, longest first, each with the mask that keeps a key's first
+  // `length` bits of data (and clears the prefixlen field).
+  struct PrefixMask {
+    uint32_t length;
+    std::vector<uint64_t> words;
+  };
+  std::vector<PrefixMask> lpm_present;
   // Values of deleted, evicted or replaced entries: kept so the program's pointers stay valid.
   std::vector<std::unique_ptr<uint8_t[]>> graveyard;
 
@@ -257,23 +268,43 @@ struct MapInstance::Impl {
     by_use.emplace(tick, &it->first);
   }
 
-  static std::string_view view(std::span<const uint8_t> key) { return {reinterpret_cast<const char*>(key.data()), key.size()}; }
   Entries::iterator find(std::span<const uint8_t> key) {
-    auto it = index.find(view(key));
-    return it == index.end() ? entries.end() : it->second;
+    Entries::iterator* it = index.find(key.data());
+    return it ? *it : entries.end();
   }
   Entries::iterator emplace_entry(std::span<const uint8_t> key) {
     auto it = entries.emplace(Bytes(key.begin(), key.end()), Entry{}).first;
-    index.emplace(view(it->first), it);
+    index.insert(it->first.data(), it);
+    if (shape == Shape::Lpm) count_prefix(u32_at(key), +1);
     return it;
   }
 
   void erase(Entries::iterator it) {
     if (lru && it->second.last_use) by_use.erase(it->second.last_use);
-    if (shape == Shape::Lpm) --lpm_lengths[u32_at(it->first)];
+    if (shape == Shape::Lpm) count_prefix(u32_at(it->first), -1);
     graveyard.push_back(std::move(it->second.value));
-    index.erase(view(it->first));
+    index.erase(it->first.data());
     entries.erase(it);
+  }
+
+  // LPM: one more or one fewer entry of prefix length p; lpm_present follows.
+  void count_prefix(uint32_t p, int delta) {
+    const uint32_t was = lpm_lengths[p];
+    lpm_lengths[p] = uint32_t(int64_t(was) + delta);
+    if ((was == 0) == (lpm_lengths[p] == 0)) return;
+    const auto at = std::lower_bound(lpm_present.begin(), lpm_present.end(), p,
+                                     [](const PrefixMask& m, uint32_t length) { return m.length > length; });
+    if (was != 0) {
+      lpm_present.erase(at);
+      return;
+    }
+    std::vector<uint8_t> ones(def.key_size, 0xff);
+    std::vector<uint8_t> mask((def.key_size + 7) / 8 * 8, 0);
+    lpm_canonical_into(mask.data(), ones, p);
+    std::memset(mask.data(), 0, 4);
+    PrefixMask m{p, std::vector<uint64_t>(mask.size() / 8)};
+    std::memcpy(m.words.data(), mask.data(), mask.size());
+    lpm_present.insert(at, std::move(m));
   }
 
   // LPM: the entry's identity, (prefixlen, data with the bits past prefixlen cleared). The kernel
@@ -284,12 +315,17 @@ struct MapInstance::Impl {
     return c;
   }
   static void lpm_canonical_into(Bytes& c, std::span<const uint8_t> key, uint32_t prefixlen) {
-    c.assign(key.begin(), key.end());
-    std::memcpy(c.data(), &prefixlen, 4);
-    for (std::size_t i = 4; i < c.size(); ++i) {
-      const uint32_t bit = uint32_t(i - 4) * 8;  // data is big-endian: data[0] holds the top bits
-      if (bit >= prefixlen) c[i] = 0;
-      else if (prefixlen - bit < 8) c[i] &= uint8_t(0xff << (8 - (prefixlen - bit)));
+    c.resize(key.size());
+    lpm_canonical_into(c.data(), key, prefixlen);
+  }
+  static void lpm_canonical_into(uint8_t* c, std::span<const uint8_t> key, uint32_t prefixlen) {
+    std::memcpy(c, &prefixlen, 4);
+    // data is big-endian: data[0] holds the top bits
+    const std::size_t whole = 4 + prefixlen / 8;
+    std::memcpy(c + 4, key.data() + 4, whole - 4);
+    if (whole < key.size()) {
+      c[whole] = prefixlen % 8 ? uint8_t(key[whole] & uint8_t(0xff << (8 - prefixlen % 8))) : 0;
+      std::memset(c + whole + 1, 0, key.size() - whole - 1);
     }
   }
   uint32_t lpm_max_prefixlen() const { return (def.key_size - 4) * 8; }
@@ -305,7 +341,6 @@ struct MapInstance::Impl {
     std::memcpy(fresh.get() + std::size_t(cpu) * stride, value.data(), value.size());
     if (it == entries.end()) {
       it = emplace_entry(identity);
-      if (shape == Shape::Lpm) ++lpm_lengths[u32_at(identity)];
     } else {
       graveyard.push_back(std::move(it->second.value));
     }
@@ -319,6 +354,9 @@ struct MapInstance::Impl {
     check_cpu(cpu);
     if (shape == Shape::RingBuf) return nullptr;
     check_key(key);
+    return lookup_checked(key, cpu);
+  }
+  uint8_t* lookup_checked(std::span<const uint8_t> key, unsigned cpu) {
     switch (shape) {
       case Shape::Array: {
         const uint32_t index = u32_at(key);
@@ -336,11 +374,20 @@ struct MapInstance::Impl {
         // longest stored prefix no longer than the key's prefixlen whose bits match the data.
         const uint32_t limit = u32_at(key);
         if (limit > lpm_max_prefixlen()) return nullptr;
-        for (uint32_t p = limit + 1; p-- > 0;) {
-          if (!lpm_lengths[p]) continue;
-          lpm_canonical_into(lpm_scratch, key, p);
-          auto it = find(lpm_scratch);
-          if (it != entries.end()) return it->second.value.get();
+        const std::size_t words = (key.size() + 7) / 8;
+        uint64_t in[33];
+        for (std::size_t w = 0; w < words; ++w) {
+          const std::size_t n = std::min<std::size_t>(8, key.size() - w * 8);
+          in[w] = 0;
+          if (n == 8) std::memcpy(&in[w], key.data() + w * 8, 8);
+          else std::memcpy(&in[w], key.data() + w * 8, n);
+        }
+        const auto* candidate = reinterpret_cast<const uint8_t*>(lpm_scratch.data());
+        for (const PrefixMask& m : lpm_present) {
+          if (m.length > limit) continue;
+          for (std::size_t w = 0; w < words; ++w) lpm_scratch[w] = in[w] & m.words[w];
+          lpm_scratch[0] |= m.length;  // the prefixlen field: little-endian, the low 4 bytes
+          if (Entries::iterator* it = index.find(candidate)) return (*it)->second.value.get();
         }
         return nullptr;
       }
@@ -619,6 +666,7 @@ struct MapInstance::Impl {
     entries.clear();
     by_use.clear();
     std::fill(lpm_lengths.begin(), lpm_lengths.end(), 0);
+    lpm_present.clear();
     graveyard.clear();
     records.clear();
     ring_used = 0;
@@ -638,6 +686,7 @@ MapInstance::MapInstance(const MapDef& def, unsigned ncpus) : impl_(std::make_un
   m.copies = m.per_cpu ? ncpus : 1;
   m.stride = round8(def.value_size);
   m.entries = std::map<Bytes, Impl::Entry, KeyLess>(KeyLess{m.shape == Shape::Slots});
+  m.index = KeyIndex<Impl::Entries::iterator>(def.key_size);
   if (m.shape == Shape::Lpm) m.lpm_lengths.assign(m.lpm_max_prefixlen() + 1, 0);
   if (m.shape == Shape::Array) {
     const uint64_t bytes = uint64_t(def.max_entries) * m.copies * m.stride;
@@ -665,6 +714,9 @@ const MapDef& MapInstance::def() const { return impl_->def; }
 unsigned MapInstance::ncpus() const { return impl_->ncpus; }
 
 uint8_t* MapInstance::lookup(std::span<const uint8_t> key, unsigned cpu) { return impl_->lookup(key, cpu); }
+uint8_t* MapInstance::lookup_unchecked(const uint8_t* key, unsigned cpu) {
+  return impl_->lookup_checked({key, impl_->def.key_size}, cpu);
+}
 int64_t MapInstance::update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags, unsigned cpu) {
   return impl_->update(key, value, flags, cpu);
 }

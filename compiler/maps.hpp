@@ -73,6 +73,9 @@ class MapInstance {
   // stored u32 program index (the kernel verifier refuses the helper on prog arrays, but
   // bpf_tail_call reads its slot this way). Ring buffer lookups: nullptr.
   uint8_t* lookup(std::span<const uint8_t> key, unsigned cpu);
+  // The same without lookup()'s checks, for callers that made them once (compiled code): `key`
+  // points at key_size bytes, cpu < ncpus(), and the map is not a ring buffer.
+  uint8_t* lookup_unchecked(const uint8_t* key, unsigned cpu);
   // 0 or a negative errno, as the helper returns: flags BPF_ANY (0), BPF_NOEXIST (1),
   // BPF_EXIST (2) (others: -EINVAL); arrays: -E2BIG past max_entries, -EEXIST for NOEXIST;
   // hash: -E2BIG when full, LRU evicts the least recently used entry instead; per-CPU maps

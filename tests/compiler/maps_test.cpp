@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "compiler/hex.hpp"
 
@@ -291,6 +293,50 @@ TEST_CASE("LPM trie: longest prefix match", "[maps]") {
   CHECK(lpm_find(m, lpm(32, {10, 0, 10, 127})) == 2);
   CHECK(lpm_find(m, lpm(32, {10, 0, 11, 1})) == 5);
   CHECK(lpm_find(m, lpm(32, {10, 0, 12, 1})) == 1);
+}
+
+TEST_CASE("LPM trie: lookups agree with a brute-force longest match through updates and deletes", "[maps]") {
+  // IPv4- and IPv6-sized keys; few distinct data bits, so prefixes nest and collide often.
+  for (uint32_t data_bytes : {4u, 16u}) {
+    DYNAMIC_SECTION(data_bytes << " data bytes") {
+      std::mt19937_64 rng(data_bytes);
+      const uint32_t max_len = data_bytes * 8;
+      MapInstance m(make_def(BPF_MAP_TYPE_LPM_TRIE, 4 + data_bytes, 4, 64), 1);
+      const auto random_key = [&](uint32_t prefixlen) {
+        Bytes k = u32(prefixlen);
+        for (uint32_t i = 0; i < data_bytes; ++i) k.push_back(uint8_t(rng() % 2 ? 0x0a : 0x8b));
+        return k;
+      };
+      const auto masked = [&](const Bytes& key, uint32_t len) {
+        Bytes d(key.begin() + 4, key.end());
+        for (uint32_t bit = len; bit < max_len; ++bit) d[bit / 8] &= uint8_t(~(0x80 >> (bit % 8)));
+        return d;
+      };
+      std::map<std::pair<uint32_t, Bytes>, uint32_t> stored;  // (prefixlen, masked data) -> value
+      for (int step = 0; step < 3000; ++step) {
+        const uint32_t len = uint32_t(rng() % (max_len + 1));
+        const Bytes key = random_key(len);
+        if (step % 3 == 0) {
+          const uint32_t value = uint32_t(step);
+          const int64_t rc = m.update(key, u32(value), BPF_ANY, 0);
+          auto at = std::make_pair(len, masked(key, len));
+          if (rc == 0) stored[at] = value;
+          else CHECK((rc == -ENOSPC && stored.size() == 64 && !stored.count(at)));
+        } else if (step % 3 == 1) {
+          CHECK(m.remove(key) == (stored.erase({len, masked(key, len)}) ? 0 : -ENOENT));
+        } else {
+          int64_t want = -1;
+          uint32_t best = 0;
+          for (const auto& [at, value] : stored)
+            if (at.first <= len && (want < 0 || at.first >= best) && masked(key, at.first) == at.second) {
+              want = value;
+              best = at.first;
+            }
+          CHECK(lpm_find(m, key) == want);
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("LPM trie: update, delete and their error codes", "[maps]") {

@@ -1,0 +1,169 @@
+// A hash index from fixed-size byte keys to small values: what the maps' program-side lookups
+// search (a hash map's key, a device map's slot, each prefix an LPM lookup tries). Open
+// addressing with linear probing over a power-of-2 table kept at most half full; each slot keeps
+// the key's full hash, so a probe compares key bytes only when the hashes agree; deletion moves
+// the rest of the probe run back instead of leaving tombstones (Knuth, TAOCP vol. 3, 6.4,
+// Algorithm R). Keys are not copied: the index points at key bytes that the caller keeps alive,
+// at the same address, while they are indexed (the map's own entry nodes).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace tristate {
+
+// A 64-bit hash of `size` bytes: 4- and 8-byte keys by one multiply (Fibonacci hashing) with the
+// high bits folded down; other sizes by folding in 8-byte words with multiply and xor-shift, then
+// mixing with the finalizer of MurmurHash3's fmix64 (its published constants), so that keys
+// differing only in a few low bits still land far apart.
+inline uint64_t hash_key_bytes(const uint8_t* p, uint32_t size) {
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;  // 2^64 / golden ratio (Fibonacci hashing)
+  if (size == 4 || size == 8) {
+    // The common keys (an index, an address, an ifindex): one multiply, the high half folded
+    // into the low bits the table indexes by.
+    uint64_t w = 0;
+    if (size == 4) {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      w = v;
+    } else {
+      std::memcpy(&w, p, 8);
+    }
+    const uint64_t h = (w + size) * kMul;
+    return h ^ (h >> 29) ^ (h >> 47);
+  }
+  uint64_t h = kMul * (uint64_t(size) + 1);
+  const auto fold = [&](uint64_t w) {
+    h = (h ^ w) * kMul;
+    h ^= h >> 31;
+  };
+  for (; size >= 8; p += 8, size -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    fold(w);
+  }
+  if (size >= 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    fold(w);
+    p += 4;
+    size -= 4;
+  }
+  if (size) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, size);
+    fold(w | uint64_t(size) << 56);
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+template <class T>
+class KeyIndex {
+ public:
+  explicit KeyIndex(uint32_t key_size = 0) : key_size_(key_size) {}
+
+  uint32_t key_size() const { return key_size_; }
+  std::size_t size() const { return count_; }
+
+  // The value indexed under the key_size() bytes at `key`, or nullptr.
+  T* find(const uint8_t* key) { return find(key, hash_key_bytes(key, key_size_)); }
+  T* find(const uint8_t* key, uint64_t hash) {
+    const std::size_t i = slot_of(key, hash);
+    return i == kAbsent ? nullptr : &slots_[i].value;
+  }
+
+  // Indexes `value` under the bytes at `key`, which must not be indexed yet and must stay where
+  // they are until erased.
+  void insert(const uint8_t* key, T value) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    place(Slot{hash_key_bytes(key, key_size_), key, value});
+    ++count_;
+  }
+
+  // Removes the key (which may lie elsewhere than the indexed bytes); false when it is absent.
+  bool erase(const uint8_t* key) {
+    std::size_t hole = slot_of(key, hash_key_bytes(key, key_size_));
+    if (hole == kAbsent) return false;
+    // Move back every later slot of the run whose home is not between the hole and itself.
+    for (std::size_t j = (hole + 1) & mask_; slots_[j].key; j = (j + 1) & mask_) {
+      const std::size_t home = slots_[j].hash & mask_;
+      const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+      if (stays) continue;
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+    slots_[hole] = Slot{};
+    --count_;
+    return true;
+  }
+
+  void clear() {
+    slots_.clear();
+    mask_ = 0;
+    count_ = 0;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    const uint8_t* key = nullptr;  // nullptr: empty
+    T value{};
+  };
+
+  static constexpr std::size_t kAbsent = ~std::size_t(0);
+
+  std::size_t slot_of(const uint8_t* key, uint64_t hash) const {
+    if (count_ == 0) return kAbsent;
+    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (!s.key) return kAbsent;
+      if (s.hash == hash && equal(s.key, key)) return i;
+    }
+  }
+
+  bool equal(const uint8_t* a, const uint8_t* b) const {
+    switch (key_size_) {
+      case 4: {
+        uint32_t x, y;
+        std::memcpy(&x, a, 4);
+        std::memcpy(&y, b, 4);
+        return x == y;
+      }
+      case 8: {
+        uint64_t x, y;
+        std::memcpy(&x, a, 8);
+        std::memcpy(&y, b, 8);
+        return x == y;
+      }
+      default: return std::memcmp(a, b, key_size_) == 0;
+    }
+  }
+
+  void place(const Slot& slot) {
+    std::size_t i = slot.hash & mask_;
+    while (slots_[i].key) i = (i + 1) & mask_;
+    slots_[i] = slot;
+  }
+
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old)
+      if (s.key) place(s);
+  }
+
+  uint32_t key_size_;
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t count_ = 0;
+};
+
+}  // namespace tristate
