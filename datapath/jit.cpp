@@ -103,14 +103,21 @@ uint64_t errno_result(int e) { return uint64_t(-int64_t(e)); }
 MapInstance& map_at(uint64_t r) { return *reinterpret_cast<MapInstance*>(r); }
 std::span<const uint8_t> bytes_at(uint64_t r, std::size_t n) { return {reinterpret_cast<const uint8_t*>(r), n}; }
 int map_index(JitFrame* f, uint64_t r) {
-  for (std::size_t i = 0; i < f->maps->size(); ++i)
-    if (reinterpret_cast<uint64_t>(&(*f->maps)[i]) == r) return static_cast<int>(i);
-  return -1;
+  // The maps lie in one array (MapSet): the index is the distance from the first.
+  if (f->maps->size() == 0) return -1;
+  const uint64_t first = reinterpret_cast<uint64_t>(&(*f->maps)[0]);
+  const uint64_t i = (r - first) / sizeof(MapInstance);
+  return r >= first && i < f->maps->size() && reinterpret_cast<uint64_t>(&(*f->maps)[i]) == r ? static_cast<int>(i) : -1;
 }
 
 uint64_t h_map_lookup(uint64_t map, uint64_t key, uint64_t, uint64_t, uint64_t, JitFrame* f) {
   MapInstance& m = map_at(map);
   return reinterpret_cast<uint64_t>(m.lookup(bytes_at(key, m.def().key_size), f->env->cpu));
+}
+// A lookup in the map the analyzer knows at the call (any type but an array, which is inlined):
+// the key's size and the CPU were checked when the program was compiled.
+uint64_t known_map_lookup(uint64_t map, uint64_t key, uint64_t cpu) {
+  return reinterpret_cast<uint64_t>(map_at(map).lookup_unchecked(reinterpret_cast<const uint8_t*>(key), unsigned(cpu)));
 }
 uint64_t h_map_update(uint64_t map, uint64_t key, uint64_t value, uint64_t flags, uint64_t, JitFrame* f) {
   MapInstance& m = map_at(map);
@@ -131,7 +138,7 @@ uint64_t h_ktime(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, JitFrame* f) 
 uint64_t h_cpu(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, JitFrame* f) { return f->env->cpu; }
 uint64_t h_redirect(uint64_t ifindex, uint64_t flags, uint64_t, uint64_t, uint64_t, JitFrame* f) {
   if (flags) return XDP_ABORTED;
-  f->redirect = Redirect{uint32_t(ifindex), -1, 0, flags};
+  set_redirect(*f, Redirect{uint32_t(ifindex), -1, 0, flags});
   return XDP_REDIRECT;
 }
 uint64_t h_redirect_map(uint64_t map, uint64_t key, uint64_t flags, uint64_t, uint64_t, JitFrame* f) {
@@ -140,8 +147,9 @@ uint64_t h_redirect_map(uint64_t map, uint64_t key, uint64_t flags, uint64_t, ui
   if (flags & ~(kActions | BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)) return XDP_ABORTED;
   MapInstance& m = map_at(map);
   const uint32_t k = uint32_t(key);
-  if (!(flags & BPF_F_BROADCAST) && !m.lookup({reinterpret_cast<const uint8_t*>(&k), 4}, f->env->cpu)) return flags & kActions;
-  f->redirect = Redirect{0, map_index(f, map), key, flags};
+  // Every map type bpf_redirect_map takes has 4-byte keys (the analyzer checked the type).
+  if (!(flags & BPF_F_BROADCAST) && !m.lookup_unchecked(reinterpret_cast<const uint8_t*>(&k), f->env->cpu)) return flags & kActions;
+  set_redirect(*f, Redirect{0, map_index(f, map), key, flags});
   return XDP_REDIRECT;
 }
 uint64_t h_adjust_head(uint64_t ctx, uint64_t delta, uint64_t, uint64_t, uint64_t, JitFrame*) {
@@ -229,9 +237,10 @@ std::string llvm_message(llvm::Error e) {
 class Translator {
  public:
   Translator(const Module& module, const Program& program, MapSet& maps, unsigned cpu, llvm::Module& out,
-             const std::vector<std::optional<int64_t>>& ctx_offsets, const std::vector<std::optional<int>>& call_maps)
+             const std::vector<std::optional<int64_t>>& ctx_offsets, const std::vector<std::optional<int>>& call_maps,
+             const std::map<std::size_t, int>& stack_depths)
       : module_(module), program_(program), maps_(maps), cpu_(cpu), m_(out), ctx_(out.getContext()), b_(ctx_), d_{b_},
-        ctx_offsets_(ctx_offsets), call_maps_(call_maps), map_refs_(resolve_map_refs(module, program)) {}
+        ctx_offsets_(ctx_offsets), call_maps_(call_maps), stack_depths_(stack_depths), map_refs_(resolve_map_refs(module, program)) {}
 
   // Emits every function; the entry is named "entry".
   void emit() {
@@ -278,15 +287,18 @@ class Translator {
     llvm::BasicBlock* entry = llvm::BasicBlock::Create(ctx_, "entry", f);
     b_.SetInsertPoint(entry);
     for (unsigned r = 0; r <= 10; ++r) regs_[r] = b_.CreateAlloca(b_.getInt64Ty(), nullptr, "r" + std::to_string(r));
-    llvm::AllocaInst* stack = b_.CreateAlloca(llvm::ArrayType::get(b_.getInt8Ty(), Interpreter::kStackSize), nullptr, "stack");
+    // Only the bytes the analyzer saw the function touch, on any path (below r10; at least 8).
+    auto depth_it = stack_depths_.find(fn.start);
+    const uint64_t depth = std::max<uint64_t>(8, (depth_it == stack_depths_.end() ? Interpreter::kStackSize : depth_it->second) + 7 & ~uint64_t(7));
+    llvm::AllocaInst* stack = b_.CreateAlloca(llvm::ArrayType::get(b_.getInt8Ty(), depth), nullptr, "stack");
     stack->setAlignment(llvm::Align(8));
     // The analyzer, like the kernel for a privileged loader, lets a program read stack it never
     // wrote (padding read back by a wide load, say): such bytes must be some fixed value, never
     // LLVM's undef, on which a branch would be undefined. Zero them.
-    b_.CreateMemSet(stack, b_.getInt8(0), Interpreter::kStackSize, llvm::Align(8));
+    b_.CreateMemSet(stack, b_.getInt8(0), depth, llvm::Align(8));
     for (unsigned r = 1; r <= 5; ++r) set(r, f->getArg(r - 1));
     frame_ = f->getArg(5);
-    set(10, b_.CreateAdd(b_.CreatePtrToInt(stack, b_.getInt64Ty()), b_.getInt64(Interpreter::kStackSize)));
+    set(10, b_.CreateAdd(b_.CreatePtrToInt(stack, b_.getInt64Ty()), b_.getInt64(depth)));
     set(0, b_.getInt64(0));
 
     // One block per instruction (the optimiser merges them); LD_IMM64's second slot has none.
@@ -325,6 +337,19 @@ class Translator {
     llvm::Value* slot = b_.CreateAdd(b_.CreateMul(index, b_.getInt64(a->copies)), b_.getInt64(cpu_));
     llvm::Value* addr = b_.CreateAdd(b_.getInt64(reinterpret_cast<uint64_t>(a->base)), b_.CreateMul(slot, b_.getInt64(a->stride)));
     set(0, b_.CreateSelect(b_.CreateICmpULT(index, b_.getInt64(a->max_entries)), addr, b_.getInt64(0)));
+    return true;
+  }
+
+  // bpf_map_lookup_elem on another map the analyzer knows at this call: a direct call of the
+  // map's lookup, without the checks the generic helper makes on every call.
+  bool known_map_lookup_call(std::size_t pc) {
+    if (!call_maps_[pc]) return false;
+    MapInstance& m = maps_[std::size_t(*call_maps_[pc])];
+    if (m.def().type == BPF_MAP_TYPE_RINGBUF || cpu_ >= m.ncpus()) return false;
+    llvm::Type* i64 = b_.getInt64Ty();
+    llvm::FunctionType* type = llvm::FunctionType::get(i64, {i64, i64, i64}, false);
+    llvm::Value* callee = b_.CreateIntToPtr(b_.getInt64(reinterpret_cast<uint64_t>(&known_map_lookup)), b_.getPtrTy());
+    set(0, b_.CreateCall(type, callee, {b_.getInt64(reinterpret_cast<uint64_t>(&m)), reg(2), b_.getInt64(cpu_)}));
     return true;
   }
 
@@ -386,7 +411,8 @@ class Translator {
         auto it = functions_.find(std::size_t(int64_t(pc) + 1 + c->imm));
         if (it == functions_.end()) refuse(pc, "a call to a slot that starts no function");
         set(0, b_.CreateCall(fn_type_, it->second, args));
-      } else if (c->kind == CallKind::Helper && c->imm == BPF_FUNC_map_lookup_elem && inline_array_lookup(pc)) {
+      } else if (c->kind == CallKind::Helper && c->imm == BPF_FUNC_map_lookup_elem &&
+                 (inline_array_lookup(pc) || known_map_lookup_call(pc))) {
         // done
       } else if (c->kind == CallKind::Helper) {
         HelperFn h = helper_for(c->imm);
@@ -438,6 +464,7 @@ class Translator {
   IrDomain d_;
   const std::vector<std::optional<int64_t>>& ctx_offsets_;
   const std::vector<std::optional<int>>& call_maps_;
+  const std::map<std::size_t, int>& stack_depths_;  // by function start: bytes of stack used
   std::vector<MapRef> map_refs_;
   llvm::FunctionType* fn_type_ = nullptr;
   std::map<std::size_t, llvm::Function*> functions_;  // by first slot
@@ -477,9 +504,21 @@ JitProgram::JitProgram(const Module& module, const Program& program, MapSet& map
   std::vector<std::optional<int>> call_maps(program.image.size());
   std::vector<uint8_t> mixed(program.image.size(), 0), seen(program.image.size(), 0);
   std::vector<uint8_t> call_seen(program.image.size(), 0), call_mixed(program.image.size(), 0);
+  // And how deep each function uses its stack: the most its frame ever touched, over every
+  // state seen in it (a callee's accesses through a pointer into its caller's frame show in the
+  // caller's states after the return).
+  std::map<std::size_t, int> stack_depths;  // by the function's first slot
+  const auto function_start = [&](std::size_t pc) -> std::size_t {
+    std::size_t start = 0;
+    for (const FunctionRange& fn : program.functions)
+      if (fn.start <= pc) start = std::max(start, fn.start);
+    return start;
+  };
   AnalyzeOptions options;
   options.on_state = [&](std::size_t pc, const VerifierState& state) {
     if (pc >= program.image.size()) return;
+    int& depth = stack_depths[function_start(pc)];
+    depth = std::max(depth, state.cur().depth_used);
     DecodeResult r = decode(program.image, pc);
     if (!r.ok()) return;
     if (const auto* c = std::get_if<Call>(&r.decoded()); c && c->kind == CallKind::Helper && c->imm == BPF_FUNC_map_lookup_elem) {
@@ -518,7 +557,7 @@ JitProgram::JitProgram(const Module& module, const Program& program, MapSet& map
   auto ir = std::make_unique<llvm::Module>(program.name(), *context);
   ir->setDataLayout(engine_->jit->getDataLayout());
   ir->setTargetTriple(engine_->jit->getTargetTriple().str());
-  Translator(module, program, maps, cpu, *ir, ctx_offsets, call_maps).emit();
+  Translator(module, program, maps, cpu, *ir, ctx_offsets, call_maps, stack_depths).emit();
   std::string problems;
   llvm::raw_string_ostream os(problems);
   if (llvm::verifyModule(*ir, &os)) throw InternalError("the JIT built invalid IR for " + program.name() + ": " + problems);

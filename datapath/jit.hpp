@@ -33,13 +33,30 @@ struct JitFrame {
   uint64_t data = 0, data_end = 0, data_meta = 0;
   uint64_t frame_start = 0, frame_end = 0;
   uint32_t ingress_ifindex = 1, rx_queue_index = 0, egress_ifindex = 0, reserved = 0;
-  // Out: bpf_redirect / bpf_redirect_map's target.
-  std::optional<Redirect> redirect;
+  // Out: bpf_redirect / bpf_redirect_map's target, when `redirected`. Written by the helpers
+  // and read back field by field, with the same widths (set_redirect, redirect_of): a wide load
+  // spanning several narrow stores made just before would stall (no store-to-load forwarding).
+  Redirect redirect;
+  bool redirected = false;
   // Run state and the world the helpers see.
   uint64_t ktime_calls = 0;
   const Environment* env = nullptr;
   MapSet* maps = nullptr;
 };
+
+inline void set_redirect(JitFrame& f, const Redirect& r) {
+  volatile Redirect& out = f.redirect;
+  out.ifindex = r.ifindex;
+  out.map = r.map;
+  out.key = r.key;
+  out.flags = r.flags;
+  f.redirected = true;
+}
+inline std::optional<Redirect> redirect_of(const JitFrame& f) {
+  if (!f.redirected) return std::nullopt;
+  const volatile Redirect& in = f.redirect;
+  return Redirect{in.ifindex, in.map, in.key, in.flags};
+}
 
 class JitProgram {
  public:
