@@ -1,5 +1,6 @@
 #include "datapath/loopback.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace tristate::datapath {
@@ -18,6 +19,22 @@ Status LoopbackQueue::enqueue(const Buffer& buffer) {
 Dequeued LoopbackQueue::dequeue() {
   if (head_ == tail_) return {Status::Empty, {}};
   return {Status::Ok, slots_[tail_++ & (slots_.size() - 1)]};
+}
+
+Batch LoopbackQueue::enqueue_batch(std::span<const Buffer> buffers) {
+  const std::size_t mask = slots_.size() - 1;
+  const std::size_t n = std::min<std::size_t>(buffers.size(), slots_.size() - (head_ - tail_));
+  for (std::size_t i = 0; i < n; ++i) slots_[(head_ + i) & mask] = buffers[i];
+  head_ += n;
+  return {n, n == buffers.size() ? Status::Ok : Status::Full};
+}
+
+Batch LoopbackQueue::dequeue_batch(std::span<Buffer> out) {
+  const std::size_t mask = slots_.size() - 1;
+  const std::size_t n = std::min<std::size_t>(out.size(), head_ - tail_);
+  for (std::size_t i = 0; i < n; ++i) out[i] = slots_[(tail_ + i) & mask];
+  tail_ += n;
+  return {n, n == out.size() ? Status::Ok : Status::Empty};
 }
 
 }  // namespace tristate::datapath

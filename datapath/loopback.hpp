@@ -21,6 +21,8 @@ class LoopbackQueue final : public Queue {
   Status deregister_region(RegionId id) override { return regions_->remove(id); }
   Status enqueue(const Buffer& buffer) override;
   Dequeued dequeue() override;
+  Batch enqueue_batch(std::span<const Buffer> buffers) override;
+  Batch dequeue_batch(std::span<Buffer> out) override;
   const RegionTable& regions() const override { return *regions_; }
 
  private:

@@ -286,7 +286,8 @@ class Driver {
   }
 
   void run_packets(const std::function<void(const PipelineStats&)>& progress, double interval) {
-    std::size_t since_drain = 0;
+    Buffer pending[kBatch];
+    std::size_t filled = 0;
     for (std::size_t i = 0; i < packets_.size(); ++i) {
       if (limit_reached()) break;
       const std::vector<uint8_t>& p = packets_[i];
@@ -299,7 +300,11 @@ class Driver {
         refuse("longer than an XDP frame holds (" + std::to_string(kMaxPacket) + " bytes)");
         continue;
       }
-      if (pool_free_.empty()) drain();
+      if (pool_free_.empty()) {
+        submit({pending, filled});
+        filled = 0;
+        drain();
+      }
       if (pool_free_.empty()) throw InternalError("the pipeline lost its frames: none came back from the stage");
       Buffer b = pool_free_.back();
       pool_free_.pop_back();
@@ -307,13 +312,15 @@ class Driver {
       std::copy(p.begin(), p.end(), frame.begin() + kHeadroom);
       b.valid_offset = kHeadroom;
       b.valid_length = static_cast<uint32_t>(p.size());
-      submit(b);
-      if (++since_drain == kBatch) {
-        since_drain = 0;
+      pending[filled++] = b;
+      if (filled == kBatch) {
+        submit({pending, filled});
+        filled = 0;
         drain();
         maybe_progress(progress, interval);
       }
     }
+    submit({pending, filled});
     if (stats_.stopped_by.empty()) stats_.stopped_by = "end of source";
   }
 
@@ -324,10 +331,8 @@ class Driver {
       std::size_t want = kBatch;
       if (options_.count) want = std::min<uint64_t>(want, options_.count - stats_.packets);
       Batch got = src.rx.dequeue_batch(std::span<Buffer>(batch, want));
-      for (std::size_t i = 0; i < got.done; ++i) {
-        ++stats_.packets;
-        submit(batch[i]);
-      }
+      stats_.packets += got.done;
+      submit({batch, got.done});
       drain();
       maybe_progress(progress, interval);
       if (got.done == 0) {
@@ -337,14 +342,16 @@ class Driver {
     }
   }
 
-  // Hands a buffer to the stage, draining the routes while it is full.
-  void submit(const Buffer& b) {
-    for (;;) {
-      Status s = stage_in_.enqueue(b);
-      if (s == Status::Ok) return;
-      if (s != Status::Full) {  // an ownership violation: the buffer stays ours
-        recycle(b);
-        return;
+  // Hands buffers to the stage in one batch, draining the routes while it is full.
+  void submit(std::span<const Buffer> buffers) {
+    while (!buffers.empty()) {
+      Batch b = stage_in_.enqueue_batch(buffers);
+      buffers = buffers.subspan(b.done);
+      if (buffers.empty()) return;
+      if (b.status != Status::Full) {  // an ownership violation: the buffer stays ours
+        recycle(buffers.front());
+        buffers = buffers.subspan(1);
+        continue;
       }
       stage_.flush();
       drain();

@@ -97,7 +97,7 @@ PacketProgram::Outcome PacketProgram::run_jitted(std::span<uint8_t> bytes, Buffe
   buffer.valid_offset = static_cast<uint32_t>(frame.data - frame.frame_start);
   buffer.valid_length = static_cast<uint32_t>(frame.data_end - frame.data);
   outcome.action = r0 < kXdpActions ? static_cast<XdpAction>(r0) : XdpAction::Aborted;
-  if (outcome.action == XdpAction::Redirect) outcome.redirect = frame.redirect;
+  if (outcome.action == XdpAction::Redirect) outcome.redirect = redirect_of(frame);
   return outcome;
 }
 
@@ -181,28 +181,79 @@ std::size_t Stage::flush() {
   return backlog_.size();
 }
 
-Status Stage::enqueue(const Buffer& in) {
-  if (flush() != 0) return Status::Full;
+Status Stage::run_one(const Buffer& in, Buffer& out, Queue*& target) {
   std::span<uint8_t> bytes = regions_.bytes(in);
   if (bytes.empty()) return Status::UnknownRegion;
   if (in.valid_offset > in.length || in.valid_length > in.length - in.valid_offset) return Status::OutOfRegion;
-  Buffer buffer = in;
-  PacketProgram::Outcome outcome = program_->run(bytes, buffer);
+  out = in;
+  PacketProgram::Outcome outcome = program_->run(bytes, out);
   ++stats_.packets;
   ++stats_.by_action[static_cast<std::size_t>(outcome.action)];
   if (outcome.fault) {
     ++stats_.faults;
     stats_.last_fault = std::move(*outcome.fault);
   }
-  Queue* target = route(outcome);
-  Status s = target ? target->enqueue(buffer) : Status::Ok;
-  if (s == Status::Full) {
-    backlog_.emplace_back(target, buffer);
-  } else if (!target || s != Status::Ok) {
-    if (target) ++stats_.refused;
-    returns_.push_back(buffer);
-  }
+  target = route(outcome);
   return Status::Ok;
+}
+
+void Stage::forward(Queue* target, std::span<const Buffer> buffers) {
+  if (!target) {
+    returns_.append(buffers);
+    return;
+  }
+  while (!buffers.empty()) {
+    // Behind a backlog for this route, so that the route sees the buffers in order.
+    Batch b = backlog_.empty() ? target->enqueue_batch(buffers) : Batch{0, Status::Full};
+    buffers = buffers.subspan(b.done);
+    if (buffers.empty()) return;
+    if (b.status == Status::Full) {
+      for (const Buffer& buffer : buffers) backlog_.push_back({target, buffer});
+      return;
+    }
+    ++stats_.refused;  // the route refused this one (an ownership violation downstream)
+    returns_.push_back(buffers.front());
+    buffers = buffers.subspan(1);
+  }
+}
+
+Status Stage::enqueue(const Buffer& in) {
+  if (flush() != 0) return Status::Full;
+  Buffer out;
+  Queue* target = nullptr;
+  if (Status s = run_one(in, out, target); s != Status::Ok) return s;
+  forward(target, {&out, 1});
+  return Status::Ok;
+}
+
+Batch Stage::enqueue_batch(std::span<const Buffer> buffers) {
+  Batch batch;
+  if (flush() != 0) {
+    batch.status = Status::Full;
+    return batch;
+  }
+  // Run every buffer first, then pass each run of buffers with the same route on in one batch:
+  // the route's queue synchronises once per run, and the descriptors the programs just wrote
+  // have reached the cache before they are copied on.
+  Buffer out[kMaxBatch];
+  Queue* targets[kMaxBatch];
+  while (batch.done < buffers.size()) {
+    const std::size_t n = std::min(kMaxBatch, buffers.size() - batch.done);
+    std::size_t ran = 0;
+    for (; ran < n; ++ran) {
+      batch.status = run_one(buffers[batch.done + ran], out[ran], targets[ran]);
+      if (batch.status != Status::Ok) break;
+    }
+    for (std::size_t i = 0; i < ran;) {
+      std::size_t j = i + 1;
+      while (j < ran && targets[j] == targets[i]) ++j;
+      forward(targets[i], {out + i, j - i});
+      i = j;
+    }
+    batch.done += ran;
+    if (batch.status != Status::Ok) break;
+  }
+  return batch;
 }
 
 Dequeued Stage::dequeue() {
@@ -212,6 +263,15 @@ Dequeued Stage::dequeue() {
   returns_.pop_front();
   ++stats_.returned;
   return d;
+}
+
+Batch Stage::dequeue_batch(std::span<Buffer> out) {
+  if (returns_.size() < out.size()) flush();
+  Batch batch;
+  batch.done = returns_.pop_into(out);
+  stats_.returned += batch.done;
+  if (batch.done < out.size()) batch.status = Status::Empty;
+  return batch;
 }
 
 }  // namespace tristate::datapath

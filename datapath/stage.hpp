@@ -17,7 +17,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +25,7 @@
 #include "compiler/interpreter.hpp"
 #include "compiler/maps.hpp"
 #include "compiler/program.hpp"
+#include "datapath/fifo.hpp"
 #include "datapath/jit.hpp"
 #include "datapath/queue.hpp"
 
@@ -116,6 +116,9 @@ class Stage final : public Queue {
   Status deregister_region(RegionId id) override { return regions_.remove(id); }
   Status enqueue(const Buffer& buffer) override;
   Dequeued dequeue() override;
+  // Runs the whole batch before passing the buffers on, each route's share in batches of its own.
+  Batch enqueue_batch(std::span<const Buffer> buffers) override;
+  Batch dequeue_batch(std::span<Buffer> out) override;
   const RegionTable& regions() const override { return regions_; }
 
   // Retries buffers waiting for a full route; returns how many are still waiting.
@@ -130,14 +133,25 @@ class Stage final : public Queue {
   const StageStats& stats() const { return stats_; }
 
  private:
+  static constexpr std::size_t kMaxBatch = 64;  // buffers run before they are passed on
+
   void install_pending();
   Queue* route(const PacketProgram::Outcome& outcome) const;
+  // Checks `in`, runs the program on it into `out` and picks its route (null: back to the sender).
+  Status run_one(const Buffer& in, Buffer& out, Queue*& target);
+  // Passes buffers on to `target` (null: back to the sender), the ones it has no room for into
+  // the backlog, the ones it refuses back to the sender.
+  void forward(Queue* target, std::span<const Buffer> buffers);
 
   std::shared_ptr<PacketProgram> program_;
   Routes routes_;
   RegionTable& regions_;
-  std::deque<std::pair<Queue*, Buffer>> backlog_;
-  std::deque<Buffer> returns_;
+  struct Waiting {
+    Queue* target;
+    Buffer buffer;
+  };
+  Fifo<Waiting> backlog_;  // buffers run and routed, waiting for room on their route
+  Fifo<Buffer> returns_;   // buffers going back to the sender
   StageStats stats_;
 
   std::atomic<bool> swap_pending_{false};

@@ -197,6 +197,79 @@ TEST_CASE("a full route holds buffers in the stage and refuses new ones until it
   CHECK(count_of(*program) == 3);
 }
 
+TEST_CASE("a batch is run whole and routed as one buffer at a time would be", "[stage][batch]") {
+  RegionTable table;
+  Pool pool(table, 8);
+  LoopbackQueue pass(8, &table), tx(8, &table), port3(8, &table);
+  auto program = std::make_shared<PacketProgram>(counter_module());
+  Stage stage(program, Routes{.pass = &pass, .tx = &tx, .redirect = {nullptr, nullptr, nullptr, &port3}}, table);
+  const std::vector<Buffer> batch = {pool.packet(0, {2}), pool.packet(1, {3}), pool.packet(2, {1}), pool.packet(3, {4, 0, 3}),
+                                     pool.packet(4, {4, 0, 7}), pool.packet(5, {0}), pool.packet(6, {2})};
+  Batch b = stage.enqueue_batch(batch);
+  CHECK(b.done == batch.size());
+  CHECK(b.status == Status::Ok);
+
+  Buffer out[8];
+  Batch got = pass.dequeue_batch(out);
+  REQUIRE(got.done == 2);
+  CHECK(out[0].offset == 0);
+  CHECK(out[1].offset == 6 * Pool::kSize);
+  CHECK(pool.data(out[0])[1] == 0xaa);
+  CHECK(tx.dequeue().buffer.offset == 1 * Pool::kSize);
+  CHECK(port3.dequeue().buffer.offset == 3 * Pool::kSize);
+  got = stage.dequeue_batch(out);
+  CHECK(got.status == Status::Empty);  // fewer came back than there was room for
+  REQUIRE(got.done == 3);
+  CHECK(out[0].offset == 2 * Pool::kSize);
+  CHECK(out[1].offset == 4 * Pool::kSize);
+  CHECK(out[2].offset == 5 * Pool::kSize);
+  CHECK(stage.stats().packets == 7);
+  CHECK(stage.stats().returned == 3);
+  CHECK(count_of(*program) == 7);
+}
+
+TEST_CASE("a batch that fills its route waits in the backlog, in order, and the next batch is refused", "[stage][batch]") {
+  RegionTable table;
+  Pool pool(table, 6);
+  LoopbackQueue pass(2, &table);
+  auto program = std::make_shared<PacketProgram>(counter_module());
+  Stage stage(program, Routes{.pass = &pass}, table);
+  const std::vector<Buffer> first = {pool.packet(0, {2}), pool.packet(1, {2}), pool.packet(2, {2}), pool.packet(3, {2})};
+  CHECK(stage.enqueue_batch(first).done == 4);  // all ran; two wait for room
+  CHECK(program->runs() == 4);
+  const std::vector<Buffer> second = {pool.packet(4, {2})};
+  Batch refused = stage.enqueue_batch(second);
+  CHECK(refused.done == 0);
+  CHECK(refused.status == Status::Full);
+  CHECK(program->runs() == 4);  // not run
+  std::vector<uint64_t> order;
+  for (int round = 0; round < 3 && order.size() < 4; ++round) {
+    Buffer out[2];
+    Batch got = pass.dequeue_batch(out);
+    for (std::size_t i = 0; i < got.done; ++i) order.push_back(out[i].offset / Pool::kSize);
+    stage.flush();
+  }
+  CHECK(order == std::vector<uint64_t>{0, 1, 2, 3});
+  CHECK(stage.enqueue_batch(second).done == 1);
+}
+
+TEST_CASE("a batch stops at a buffer outside its region, after running the ones before it", "[stage][batch]") {
+  RegionTable table;
+  Pool pool(table, 3);
+  LoopbackQueue pass(8, &table);
+  auto program = std::make_shared<PacketProgram>(counter_module());
+  Stage stage(program, Routes{.pass = &pass}, table);
+  Buffer outside = pool.packet(1, {2});
+  outside.region = 42;
+  const std::vector<Buffer> batch = {pool.packet(0, {2}), outside, pool.packet(2, {2})};
+  Batch b = stage.enqueue_batch(batch);
+  CHECK(b.done == 1);
+  CHECK(b.status == Status::UnknownRegion);
+  CHECK(program->runs() == 1);
+  CHECK(pass.dequeue().buffer.offset == 0);
+  CHECK(pass.dequeue().status == Status::Empty);
+}
+
 TEST_CASE("a stage refuses programs it must not run", "[stage]") {
   SECTION("the analyzer refuses it") {
     // A packet read with no bounds check.
