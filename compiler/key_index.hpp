@@ -14,6 +14,30 @@
 
 namespace tristate {
 
+// 8 bytes at p, read as two 4-byte loads. Keys are mostly written just before a lookup, often
+// field by field (a u32 prefix length, then the address): one 8-byte load spanning two such
+// stores cannot be forwarded from them and waits for both to reach the cache; 4-byte loads
+// inside a wider store or matching a narrower one forward.
+inline uint64_t load_u64_halves(const uint8_t* p) {
+  uint32_t lo, hi;
+  std::memcpy(&lo, p, 4);
+  std::memcpy(&hi, p + 4, 4);
+  // Left alone, the compiler joins the two loads into the one 8-byte load this avoids.
+  asm("" : "+r"(lo));
+  return uint64_t(lo) | uint64_t(hi) << 32;
+}
+
+// Whether `size` bytes at a and b are equal, read as load_u64_halves does.
+inline bool equal_key_bytes(const uint8_t* a, const uint8_t* b, uint32_t size) {
+  for (; size >= 4; a += 4, b += 4, size -= 4) {
+    uint32_t x, y;
+    std::memcpy(&x, a, 4);
+    std::memcpy(&y, b, 4);
+    if (x != y) return false;
+  }
+  return size == 0 || std::memcmp(a, b, size) == 0;
+}
+
 // A 64-bit hash of `size` bytes: 4- and 8-byte keys by one multiply (Fibonacci hashing) with the
 // high bits folded down; other sizes by folding in 8-byte words with multiply and xor-shift, then
 // mixing with the finalizer of MurmurHash3's fmix64 (its published constants), so that keys
@@ -29,7 +53,7 @@ inline uint64_t hash_key_bytes(const uint8_t* p, uint32_t size) {
       std::memcpy(&v, p, 4);
       w = v;
     } else {
-      std::memcpy(&w, p, 8);
+      w = load_u64_halves(p);
     }
     const uint64_t h = (w + size) * kMul;
     return h ^ (h >> 29) ^ (h >> 47);
@@ -39,11 +63,7 @@ inline uint64_t hash_key_bytes(const uint8_t* p, uint32_t size) {
     h = (h ^ w) * kMul;
     h ^= h >> 31;
   };
-  for (; size >= 8; p += 8, size -= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    fold(w);
-  }
+  for (; size >= 8; p += 8, size -= 8) fold(load_u64_halves(p));
   if (size >= 4) {
     uint32_t w;
     std::memcpy(&w, p, 4);
@@ -77,6 +97,18 @@ class KeyIndex {
   T* find(const uint8_t* key, uint64_t hash) {
     const std::size_t i = slot_of(key, hash);
     return i == kAbsent ? nullptr : &slots_[i].value;
+  }
+
+  // find() for a key_size() known when compiling (the hash and the comparison then inline).
+  template <uint32_t Size>
+  T* find_sized(const uint8_t* key) {
+    const uint64_t hash = hash_key_bytes(key, Size);
+    if (count_ == 0) return nullptr;
+    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (!s.key) return nullptr;
+      if (s.hash == hash && equal_key_bytes(s.key, key, Size)) return &s.value;
+    }
   }
 
   // Indexes `value` under the bytes at `key`, which must not be indexed yet and must stay where
@@ -128,23 +160,7 @@ class KeyIndex {
     }
   }
 
-  bool equal(const uint8_t* a, const uint8_t* b) const {
-    switch (key_size_) {
-      case 4: {
-        uint32_t x, y;
-        std::memcpy(&x, a, 4);
-        std::memcpy(&y, b, 4);
-        return x == y;
-      }
-      case 8: {
-        uint64_t x, y;
-        std::memcpy(&x, a, 8);
-        std::memcpy(&y, b, 8);
-        return x == y;
-      }
-      default: return std::memcmp(a, b, key_size_) == 0;
-    }
-  }
+  bool equal(const uint8_t* a, const uint8_t* b) const { return equal_key_bytes(a, b, key_size_); }
 
   void place(const Slot& slot) {
     std::size_t i = slot.hash & mask_;

@@ -356,51 +356,81 @@ struct MapInstance::Impl {
     check_key(key);
     return lookup_checked(key, cpu);
   }
-  uint8_t* lookup_checked(std::span<const uint8_t> key, unsigned cpu) {
-    switch (shape) {
-      case Shape::Array: {
-        const uint32_t index = u32_at(key);
-        if (index >= def.max_entries) return nullptr;  // array_map_lookup_elem
-        return array_slot(index, per_cpu ? cpu : 0);
+  uint8_t* lookup_checked(std::span<const uint8_t> key, unsigned cpu) { return lookup_fn(*this, key.data(), cpu); }
+
+  // The program side's lookup of each shape, one function each so that the hot ones stay small;
+  // lookup_fn is picked once, for the map's type and key size.
+  using LookupFn = uint8_t* (*)(Impl&, const uint8_t* key, unsigned cpu);
+  LookupFn lookup_fn = nullptr;
+
+  static uint8_t* array_lookup(Impl& m, const uint8_t* key, unsigned cpu) {
+    const uint32_t index = u32_at({key, 4});
+    if (index >= m.def.max_entries) return nullptr;  // array_map_lookup_elem
+    return m.array_slot(index, m.per_cpu ? cpu : 0);
+  }
+  // Hash maps (LRU ones mark the entry used: htab_lru_map_lookup_elem sets its reference bit).
+  // The stored value of indexed and device maps too (dev_map_lookup_elem gives the
+  // bpf_devmap_val; prog arrays have no program-side lookup, but bpf_tail_call reads its slot
+  // here): they are never per-CPU.
+  template <uint32_t KeySize>
+  static uint8_t* hash_lookup(Impl& m, const uint8_t* key, unsigned cpu) {
+    Entries::iterator* it = KeySize ? m.index.template find_sized<KeySize>(key) : m.index.find(key);
+    if (!it) return nullptr;
+    if (m.lru) m.mark_used(*it);
+    return (*it)->second.value.get() + std::size_t(m.per_cpu ? cpu : 0) * m.stride;
+  }
+  // trie_lookup_elem: NULL when the key's prefixlen exceeds the trie's; otherwise the longest
+  // stored prefix no longer than the key's prefixlen whose bits match the data.
+  template <uint32_t KeySize>
+  static uint8_t* lpm_lookup(Impl& m, const uint8_t* key, unsigned) {
+    const uint32_t limit = u32_at({key, 4});
+    if (limit > m.lpm_max_prefixlen()) return nullptr;
+    const std::size_t size = KeySize ? KeySize : m.def.key_size, words = (size + 7) / 8;
+    // Key sizes are 4 + a multiple of 1..: read in 4-byte halves (see load_u64_halves), the tail
+    // of the last word byte by byte.
+    uint64_t in[33];
+    for (std::size_t w = 0; w < words; ++w) {
+      const std::size_t n = std::min<std::size_t>(8, size - w * 8);
+      if (n == 8) {
+        in[w] = load_u64_halves(key + w * 8);
+      } else {
+        in[w] = 0;
+        for (std::size_t i = 0; i < n; ++i) in[w] |= uint64_t(key[w * 8 + i]) << (8 * i);
       }
-      case Shape::Hash: {
-        auto it = find(key);
-        if (it == entries.end()) return nullptr;
-        mark_used(it);  // htab_lru_map_lookup_elem sets the node's reference bit
-        return it->second.value.get() + std::size_t(per_cpu ? cpu : 0) * stride;
-      }
-      case Shape::Lpm: {
-        // trie_lookup_elem: NULL when the key's prefixlen exceeds the trie's; otherwise the
-        // longest stored prefix no longer than the key's prefixlen whose bits match the data.
-        const uint32_t limit = u32_at(key);
-        if (limit > lpm_max_prefixlen()) return nullptr;
-        const std::size_t words = (key.size() + 7) / 8;
-        uint64_t in[33];
-        for (std::size_t w = 0; w < words; ++w) {
-          const std::size_t n = std::min<std::size_t>(8, key.size() - w * 8);
-          in[w] = 0;
-          if (n == 8) std::memcpy(&in[w], key.data() + w * 8, 8);
-          else std::memcpy(&in[w], key.data() + w * 8, n);
-        }
-        const auto* candidate = reinterpret_cast<const uint8_t*>(lpm_scratch.data());
-        for (const PrefixMask& m : lpm_present) {
-          if (m.length > limit) continue;
-          for (std::size_t w = 0; w < words; ++w) lpm_scratch[w] = in[w] & m.words[w];
-          lpm_scratch[0] |= m.length;  // the prefixlen field: little-endian, the low 4 bytes
-          if (Entries::iterator* it = index.find(candidate)) return (*it)->second.value.get();
-        }
-        return nullptr;
-      }
-      case Shape::Slots:
-      case Shape::DevHash: {
-        // The stored value (dev_map_lookup_elem gives the bpf_devmap_val; prog arrays have no
-        // program-side lookup, but bpf_tail_call reads its slot here).
-        auto it = find(key);
-        return it == entries.end() ? nullptr : it->second.value.get();
-      }
-      case Shape::RingBuf: break;
+    }
+    const auto* candidate = reinterpret_cast<const uint8_t*>(m.lpm_scratch.data());
+    for (const PrefixMask& mask : m.lpm_present) {
+      if (mask.length > limit) continue;
+      for (std::size_t w = 0; w < words; ++w) m.lpm_scratch[w] = in[w] & mask.words[w];
+      m.lpm_scratch[0] |= mask.length;  // the prefixlen field: little-endian, the low 4 bytes
+      Entries::iterator* it = KeySize ? m.index.template find_sized<KeySize>(candidate) : m.index.find(candidate);
+      if (it) return (*it)->second.value.get();
     }
     return nullptr;
+  }
+  static uint8_t* no_lookup(Impl&, const uint8_t*, unsigned) { return nullptr; }  // ring buffers
+
+  LookupFn pick_lookup() const {
+    switch (shape) {
+      case Shape::Array: return array_lookup;
+      case Shape::Lpm:
+        switch (def.key_size) {
+          case 8: return lpm_lookup<8>;    // IPv4
+          case 20: return lpm_lookup<20>;  // IPv6
+          default: return lpm_lookup<0>;
+        }
+      case Shape::RingBuf: return no_lookup;
+      case Shape::Hash:
+      case Shape::Slots:
+      case Shape::DevHash:
+        switch (def.key_size) {
+          case 4: return hash_lookup<4>;
+          case 8: return hash_lookup<8>;
+          case 16: return hash_lookup<16>;
+          default: return hash_lookup<0>;
+        }
+    }
+    return no_lookup;
   }
 
   int64_t update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags, unsigned cpu) {
@@ -687,6 +717,7 @@ MapInstance::MapInstance(const MapDef& def, unsigned ncpus) : impl_(std::make_un
   m.stride = round8(def.value_size);
   m.entries = std::map<Bytes, Impl::Entry, KeyLess>(KeyLess{m.shape == Shape::Slots});
   m.index = KeyIndex<Impl::Entries::iterator>(def.key_size);
+  m.lookup_fn = m.pick_lookup();
   if (m.shape == Shape::Lpm) m.lpm_lengths.assign(m.lpm_max_prefixlen() + 1, 0);
   if (m.shape == Shape::Array) {
     const uint64_t bytes = uint64_t(def.max_entries) * m.copies * m.stride;
@@ -714,7 +745,7 @@ const MapDef& MapInstance::def() const { return impl_->def; }
 unsigned MapInstance::ncpus() const { return impl_->ncpus; }
 
 uint8_t* MapInstance::lookup(std::span<const uint8_t> key, unsigned cpu) { return impl_->lookup(key, cpu); }
-uint8_t* MapInstance::lookup_unchecked(const uint8_t* key, unsigned cpu) {
+__attribute__((flatten)) uint8_t* MapInstance::lookup_unchecked(const uint8_t* key, unsigned cpu) {
   return impl_->lookup_checked({key, impl_->def.key_size}, cpu);
 }
 int64_t MapInstance::update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags, unsigned cpu) {
