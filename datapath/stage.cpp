@@ -56,8 +56,11 @@ PacketProgram::PacketProgram(const Module& module, const std::string& name, Engi
   AnalysisResult verdict = analyze(module, program);
   if (!verdict.accepted) throw InputError({module.path, name_, verdict.insn}, "the analyzer refuses the program: " + verdict.reason);
   index_ = static_cast<std::size_t>(&program - module.programs.data());
-  if (engine_ == Engine::Jit)
+  if (engine_ == Engine::Jit) {
     jit_ = std::make_unique<JitProgram>(module, program, *maps_, env_.cpu);
+    frame_.env = &env_;
+    frame_.maps = maps_.get();
+  }
   else
     interpreter_ = std::make_unique<Interpreter>(module, *maps_);
 }
@@ -82,7 +85,10 @@ PacketProgram::Outcome PacketProgram::run_jitted(std::span<uint8_t> bytes, Buffe
   // The frame as BPF_PROG_TEST_RUN (and so the interpreter) has it: the tailroom of a page-sized
   // buffer is the kernel's skb_shared_info; a packet shorter than Ethernet is not run.
   const uint32_t tailroom = buffer.length >= Interpreter::kXdpFrameSize ? Interpreter::kXdpTailroom : 0;
-  JitFrame frame;
+  // One frame for every run: only what a run reads or may have changed is set again.
+  JitFrame& frame = frame_;
+  frame.redirected = false;
+  frame.ktime_calls = 0;
   frame.frame_start = reinterpret_cast<uint64_t>(bytes.data());
   frame.frame_end = frame.frame_start + buffer.length - tailroom;
   frame.data = frame.data_meta = frame.frame_start + buffer.valid_offset;
@@ -91,8 +97,6 @@ PacketProgram::Outcome PacketProgram::run_jitted(std::span<uint8_t> bytes, Buffe
     outcome.fault = "a packet of " + std::to_string(buffer.valid_length) + " bytes is not one the kernel runs an XDP program on";
     return outcome;
   }
-  frame.env = &env_;
-  frame.maps = maps_.get();
   const uint64_t r0 = jit_->run(frame);
   buffer.valid_offset = static_cast<uint32_t>(frame.data - frame.frame_start);
   buffer.valid_length = static_cast<uint32_t>(frame.data_end - frame.data);

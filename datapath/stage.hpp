@@ -49,6 +49,9 @@ class PacketProgram {
   // (seeded by the caller through maps()). InputError naming the file, program and instruction
   // when the program is not XDP, the analyzer refuses it, or the engine cannot run it.
   explicit PacketProgram(const Module& module, const std::string& name = {}, Engine engine = Engine::Interpreter);
+  // Not copied or moved: the JIT's frame points at this object's environment and maps.
+  PacketProgram(const PacketProgram&) = delete;
+  PacketProgram& operator=(const PacketProgram&) = delete;
 
   // The next version of `old`'s program (its optimized form), running on the same maps.
   // InputError when the module's maps differ from the old one's (name, type, key and value size,
@@ -83,6 +86,7 @@ class PacketProgram {
   std::shared_ptr<MapSet> maps_;
   std::unique_ptr<Interpreter> interpreter_;
   std::unique_ptr<JitProgram> jit_;
+  JitFrame frame_;  // the JIT's context, reused run after run
   std::size_t index_ = 0;
   Environment env_;
   PacketResult scratch_;
