@@ -4,7 +4,7 @@
 // For every XDP program of the corpus (clang -O2, cpu v3 unless --variant), on the packet of its
 // first functional case with its maps seeded as that case seeds them:
 //  - kernel: BPF_PROG_TEST_RUN, the kernel's JIT: the slope between a call of --repeat
-//    repetitions and one of a tenth as many, each timed with CLOCK_MONOTONIC (see time_kernel);
+//    repetitions and one of a tenth as many (KernelObject::ns_per_run);
 //  - jit: PacketProgram::run with Engine::Jit, --repeat runs on one 4096-byte buffer (data at 256
 //    like the kernel's test run; as in the kernel's repetitions, neither the packet nor its data
 //    offsets are restored between runs, so a program that moves the head runs on what it left);
@@ -62,21 +62,6 @@ double time_program(dp::PacketProgram& p, const std::vector<uint8_t>& packet, ui
   const double start = now_ns();
   for (uint32_t i = 0; i < repeat; ++i) p.run(frame, b);  // packet and data offsets as the last run left them
   return (now_ns() - start) / repeat;
-}
-
-// ns per packet of the kernel's JIT: the slope between a call of `repeat` repetitions and one of
-// a tenth as many. A BPF_PROG_TEST_RUN call with repetitions has a fixed cost of its own (about
-// 0.3 ms on Linux 6.18 here, whatever the count once it is above 1): divided by 100,000
-// repetitions it would add 3 ns to every packet; the slope leaves it out.
-double time_kernel(KernelObject& kernel, const std::string& prog, const FunctionalInput& input, uint32_t repeat) {
-  const uint32_t fewer = std::max<uint32_t>(2, repeat / 10);
-  double s = now_ns();
-  kernel.run(prog, input.packet, input.ctx, fewer);
-  const double t_fewer = now_ns() - s;
-  s = now_ns();
-  kernel.run(prog, input.packet, input.ctx, repeat);
-  const double t_all = now_ns() - s;
-  return (t_all - t_fewer) / double(repeat - fewer);
 }
 
 // Buffers per batch in the batched stage column: a NAPI-sized batch, as AF_XDP rings deliver them.
@@ -199,7 +184,7 @@ int main(int argc, char** argv) {
     std::vector<double> k_ns, i_ns;
     for (Side* side : {&jit_side, &stage_side, &single_side}) side->ns.clear(), side->ratio.clear();
     for (unsigned r = 0; r < rounds; ++r) {
-      k_ns.push_back(time_kernel(kernel, prog.name(), *input, repeat));
+      k_ns.push_back(kernel.ns_per_run(prog.name(), input->packet, input->ctx, repeat));
       jit_side.ns.push_back(time_program(*jit, input->packet, repeat));
       stage_side.ns.push_back(time_stage(stage_prog, input->packet, repeat, kStageBatch));
       single_side.ns.push_back(time_stage(single_prog, input->packet, repeat, 1));

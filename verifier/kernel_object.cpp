@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -466,6 +467,23 @@ void KernelObject::seed(const std::vector<MapContents>& maps) {
       throw InputError(impl_->where(), "map '" + m.name + "': ring buffer records cannot be seeded");
     for (std::size_t i = 0; i < c.entries.size(); ++i) impl_->write(m, c.entries[i], i);
   }
+}
+
+double KernelObject::ns_per_run(const std::string& prog, std::span<const uint8_t> packet, std::span<const uint8_t> ctx_in,
+                                uint32_t repeat) {
+  const auto now_ns = [] {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return double(t.tv_sec) * 1e9 + double(t.tv_nsec);
+  };
+  const uint32_t many = std::max<uint32_t>(repeat, 20), fewer = many / 10;
+  double start = now_ns();
+  run(prog, packet, ctx_in, fewer);
+  const double t_fewer = now_ns() - start;
+  start = now_ns();
+  run(prog, packet, ctx_in, many);
+  const double t_many = now_ns() - start;
+  return (t_many - t_fewer) / double(many - fewer);
 }
 
 KernelRun KernelObject::run(const std::string& prog, std::span<const uint8_t> packet,
