@@ -55,7 +55,7 @@ struct Options {
   std::string out = "benchmarks/results";
   double budget = 4.0;  // seconds of optimizer search per object
   unsigned rounds = 9;
-  unsigned repeat = 100000;
+  unsigned repeat = 1000000;
   std::vector<std::string> only;      // program file names (NAME), empty: all
   std::vector<std::string> variants;  // "O2/v3", ..., empty: all
   uint64_t seed = 1;
