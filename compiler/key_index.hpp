@@ -93,22 +93,11 @@ class KeyIndex {
   std::size_t size() const { return count_; }
 
   // The value indexed under the key_size() bytes at `key`, or nullptr.
-  T* find(const uint8_t* key) { return find(key, hash_key_bytes(key, key_size_)); }
-  T* find(const uint8_t* key, uint64_t hash) {
-    const std::size_t i = slot_of(key, hash);
-    return i == kAbsent ? nullptr : &slots_[i].value;
-  }
-
-  // find() for a key_size() known when compiling (the hash and the comparison then inline).
+  T* find(const uint8_t* key) { return value_at(slot_of(key, hash_key_bytes(key, key_size_), key_size_)); }
+  // The same for a key_size() known when compiling (the hash and the comparison then inline).
   template <uint32_t Size>
   T* find_sized(const uint8_t* key) {
-    const uint64_t hash = hash_key_bytes(key, Size);
-    if (count_ == 0) return nullptr;
-    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      Slot& s = slots_[i];
-      if (!s.key) return nullptr;
-      if (s.hash == hash && equal_key_bytes(s.key, key, Size)) return &s.value;
-    }
+    return value_at(slot_of(key, hash_key_bytes(key, Size), Size));
   }
 
   // Indexes `value` under the bytes at `key`, which must not be indexed yet and must stay where
@@ -121,7 +110,7 @@ class KeyIndex {
 
   // Removes the key (which may lie elsewhere than the indexed bytes); false when it is absent.
   bool erase(const uint8_t* key) {
-    std::size_t hole = slot_of(key, hash_key_bytes(key, key_size_));
+    std::size_t hole = slot_of(key, hash_key_bytes(key, key_size_), key_size_);
     if (hole == kAbsent) return false;
     // Move back every later slot of the run whose home is not between the hole and itself.
     for (std::size_t j = (hole + 1) & mask_; slots_[j].key; j = (j + 1) & mask_) {
@@ -151,16 +140,16 @@ class KeyIndex {
 
   static constexpr std::size_t kAbsent = ~std::size_t(0);
 
-  std::size_t slot_of(const uint8_t* key, uint64_t hash) const {
+  // The slot holding the `size` (= key_size()) bytes at `key`, whose hash is `hash`, or kAbsent.
+  std::size_t slot_of(const uint8_t* key, uint64_t hash, uint32_t size) const {
     if (count_ == 0) return kAbsent;
     for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (!s.key) return kAbsent;
-      if (s.hash == hash && equal(s.key, key)) return i;
+      if (s.hash == hash && equal_key_bytes(s.key, key, size)) return i;
     }
   }
-
-  bool equal(const uint8_t* a, const uint8_t* b) const { return equal_key_bytes(a, b, key_size_); }
+  T* value_at(std::size_t slot) { return slot == kAbsent ? nullptr : &slots_[slot].value; }
 
   void place(const Slot& slot) {
     std::size_t i = slot.hash & mask_;

@@ -745,7 +745,7 @@ const MapDef& MapInstance::def() const { return impl_->def; }
 unsigned MapInstance::ncpus() const { return impl_->ncpus; }
 
 uint8_t* MapInstance::lookup(std::span<const uint8_t> key, unsigned cpu) { return impl_->lookup(key, cpu); }
-__attribute__((flatten)) uint8_t* MapInstance::lookup_unchecked(const uint8_t* key, unsigned cpu) {
+uint8_t* MapInstance::lookup_unchecked(const uint8_t* key, unsigned cpu) {
   return impl_->lookup_checked({key, impl_->def.key_size}, cpu);
 }
 int64_t MapInstance::update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags, unsigned cpu) {
